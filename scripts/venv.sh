@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Source this: makes .venv in the repo root (if missing or stale) and activates it.
+# Needs Python 3.11. On Debian without python3-venv it installs the package when run as root.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for c in python3.11 python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then PY="$c"; break; fi
+  done
+fi
+[ -n "$PY" ] || { echo "error: Python 3.11 is required (python3.11 not found)" >&2; exit 1; }
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: missing system packages: $*; install them with: sudo apt-get install -y $*" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: $*" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
+  "$PY" -m venv "$VENV"
+fi
+STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${RN_EXTRAS:-dev}"
+if [ ! -f "$STAMP" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade "pip>=23.2" >/dev/null
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[${RN_EXTRAS:-dev}]"
+  rm -f "$VENV"/.installed-*
+  touch "$STAMP"
+fi
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"

@@ -1,0 +1,221 @@
+"""Versioned wire messages between a gateway and the city receiver.
+
+Every message is a JSON object with ``v`` (schema version) and ``type``. The
+bytes of a message are signed as a whole (see :mod:`shared_schema.envelope`).
+Decoding is strict: see :mod:`shared_schema.wire`.
+
+A gateway's ledger is one hash chain of :class:`LedgerEntry` records, each a
+*punch* (``type="punch"``; ``kind`` work / non_work / manual) or a *rejected
+attempt* (``type="rejected"``; ``reject_reason``). Rejected attempts share the
+chain so that deleting one is as detectable as deleting a punch, but they are
+never attendance and are stored apart from punches at the receiver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from . import SCHEMA_VERSION
+from .wire import DecodeError, canonical_json, decode, field, loads_strict, to_wire
+
+HEX64 = r"^[0-9a-f]{64}$"
+EVENT_ID = r"^[0-9a-f]{32}$"
+CODE = r"^[A-Za-z0-9_.-]{1,64}$"
+GATEWAY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_BATCH_ENTRIES = 1000
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One record of a gateway's ledger: a punch or a rejected attempt."""
+
+    type: Literal["punch", "rejected"]
+    event_id: str = field(pattern=EVENT_ID)             # uuid4 hex, globally unique
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    project_code: str = field(pattern=CODE)             # site / project code (national projectCode)
+    gate_id: str = field(pattern=CODE)                  # the gate (channel) on this gateway
+    seq: int = field(min=1, max=2**62)                  # gateway's monotonic sequence number
+    prev_hash: str = field(pattern=HEX64)               # SHA-256 of the previous entry (hex)
+    device_time: str = field(utc=True)                  # gateway wall clock, UTC
+    monotonic_ns: int = field(min=0, max=2**63 - 1)     # CLOCK_MONOTONIC at the decision
+    boot_id: str = field(pattern=r"^[0-9a-f-]{8,64}$")  # which boot the monotonic reading belongs to
+    direction: Literal["in", "out"]
+    worker_ref: str | None = field(pattern=CODE)        # roster worker reference; None if unknown
+    kind: Literal["work", "non_work", "manual"] | None
+    match_score: float | None = field(min=0.0, max=1.0)
+    liveness_score: float | None = field(min=0.0, max=1.0)
+    liveness_cue: str | None = field(max_len=64)        # the cue that decided liveness
+    snapshot_ref: str | None = field(max_len=128)       # capture kept on the gateway (hash/file ref)
+    reject_reason: str | None = field(max_len=64)       # rejected attempts only
+    manual_reason: str | None = field(max_len=256)      # manual (补卡) punches only
+    operator: str | None = field(max_len=64)            # who made a manual punch
+
+    def __post_init__(self):
+        if self.type == "punch":
+            if self.kind is None:
+                raise ValueError("a punch needs a kind")
+            if self.worker_ref is None:
+                raise ValueError("a punch needs a worker_ref")
+            if self.reject_reason is not None:
+                raise ValueError("a punch has no reject_reason")
+        else:
+            if self.kind is not None:
+                raise ValueError("a rejected attempt has no kind")
+            if not self.reject_reason:
+                raise ValueError("a rejected attempt needs a reject_reason")
+        if self.kind == "manual":
+            if not self.manual_reason or not self.operator:
+                raise ValueError("a manual punch needs manual_reason and operator")
+        elif self.manual_reason is not None or self.operator is not None:
+            raise ValueError("manual_reason/operator only on manual punches")
+
+    def to_wire(self) -> dict:
+        return to_wire(self)
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(self.to_wire())
+
+
+@dataclass(frozen=True)
+class PunchBatch:
+    """Gateway → city: a run of ledger entries, in increasing ``seq`` order."""
+
+    v: int = field(min=SCHEMA_VERSION, max=SCHEMA_VERSION)
+    type: Literal["punch_batch"]
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    batch_id: str = field(pattern=EVENT_ID)
+    sent_at: str = field(utc=True)
+    entries: list[LedgerEntry] = field(min_items=1, max_items=MAX_BATCH_ENTRIES)
+
+    def __post_init__(self):
+        last = 0
+        for e in self.entries:
+            if e.gateway_id != self.gateway_id:
+                raise ValueError("entry from another gateway in the batch")
+            if e.seq <= last:
+                raise ValueError("entries must be in strictly increasing seq order")
+            last = e.seq
+
+
+@dataclass(frozen=True)
+class BatchAck:
+    """City → gateway, sent only after the batch is committed in the receiver's store.
+
+    ``stored_ranges`` are the ``[first, last]`` seq ranges of this batch now durable
+    at the city (new or already there); the gateway may drop them from its outbox.
+    ``acked_through_seq``: every seq ≤ this is durable at the city.
+    """
+
+    v: int = field(min=SCHEMA_VERSION, max=SCHEMA_VERSION)
+    type: Literal["batch_ack"]
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    batch_id: str = field(pattern=EVENT_ID)
+    status: Literal["stored", "rejected"]
+    reason: str | None = field(max_len=64)
+    acked_through_seq: int = field(min=0)
+    stored_ranges: list[list[int]] = field(max_items=MAX_BATCH_ENTRIES)
+    receiver_id: str = field(pattern=CODE)
+    acked_at: str = field(utc=True)
+
+    def __post_init__(self):
+        for r in self.stored_ranges:
+            if len(r) != 2 or r[0] < 1 or r[1] < r[0]:
+                raise ValueError("stored_ranges items must be [first, last] with 1 ≤ first ≤ last")
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Gateway → city, periodically: liveness of the link and the state of the backlog."""
+
+    v: int = field(min=SCHEMA_VERSION, max=SCHEMA_VERSION)
+    type: Literal["heartbeat"]
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    sent_at: str = field(utc=True)
+    monotonic_ns: int = field(min=0)
+    boot_id: str = field(pattern=r"^[0-9a-f-]{8,64}$")
+    head_seq: int = field(min=0)                         # last committed seq
+    acked_through_seq: int = field(min=0)                # as the gateway knows it
+    backlog: int = field(min=0)                          # entries not yet acked
+    oldest_unacked_age_s: float | None = field(min=0.0)
+    software_version: str = field(max_len=32)
+    disk_free_bytes: int = field(min=0)
+    disk_alarm: bool
+    ledger_ok: bool                                      # integrity check at start passed
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """Gateway → city, retained on the status topic; the offline form is the MQTT last will."""
+
+    v: int = field(min=SCHEMA_VERSION, max=SCHEMA_VERSION)
+    type: Literal["gateway_status"]
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    online: bool
+    since: str = field(utc=True)
+    software_version: str = field(max_len=32)
+    reason: str | None = field(max_len=128)
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    """Enrollment, update or exit (退场) of a person on a project, either direction.
+
+    Carries the national WorkerMaster / ProjectWorker essentials. Face templates
+    never travel here: face data stays on the gateway.
+    """
+
+    v: int = field(min=SCHEMA_VERSION, max=SCHEMA_VERSION)
+    type: Literal["roster_change"]
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    change_id: str = field(pattern=EVENT_ID)
+    changed_at: str = field(utc=True)
+    action: Literal["enroll", "update", "exit"]
+    project_code: str = field(pattern=CODE)
+    worker_ref: str = field(pattern=CODE)
+    id_type: str = field(pattern=r"^(0[1-9]|1[0-7])$")   # national ID type code table
+    id_number: str = field(max_len=32)
+    name: str = field(max_len=64)
+    role: Literal["worker", "manager"]
+    post: str | None = field(max_len=32)
+    company_code: str = field(max_len=64)
+    team_code: str | None = field(max_len=64)
+    work_type: str | None = field(max_len=16)
+    entry_date: str | None = field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    exit_date: str | None = field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    face_consent: bool
+    operator: str = field(max_len=64)
+
+
+MESSAGE_TYPES: dict[str, type] = {
+    "punch_batch": PunchBatch,
+    "batch_ack": BatchAck,
+    "heartbeat": Heartbeat,
+    "gateway_status": GatewayStatus,
+    "roster_change": RosterChange,
+}
+
+
+def decode_message(body: bytes, expected: type | None = None):
+    """Bytes → message object. Raises :class:`DecodeError` with a reason code."""
+    obj = loads_strict(body)
+    if not isinstance(obj, dict):
+        raise DecodeError("wrong_type", "message must be a JSON object")
+    if obj.get("v") != SCHEMA_VERSION or type(obj.get("v")) is not int:
+        raise DecodeError("wrong_version", f"schema version must be {SCHEMA_VERSION}")
+    cls = MESSAGE_TYPES.get(obj.get("type")) if isinstance(obj.get("type"), str) else None
+    if cls is None:
+        raise DecodeError("unknown_type", "unknown message type")
+    if expected is not None and cls is not expected:
+        raise DecodeError("unexpected_type", f"expected {expected.__name__}")
+    return decode(cls, obj)
+
+
+def encode_message(msg) -> bytes:
+    """Message object → bytes (canonical JSON). These are the bytes that get signed."""
+    return canonical_json(to_wire(msg))
+
+
+def replace(msg, **changes):
+    return dataclasses.replace(msg, **changes)
