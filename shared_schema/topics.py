@@ -22,7 +22,7 @@ import re
 
 PREFIX = "rn/v1/gw"
 CHANNELS = ("punches", "ack", "heartbeat", "status", "roster")
-GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", re.ASCII)
 
 
 class TopicError(ValueError):
@@ -30,7 +30,7 @@ class TopicError(ValueError):
 
 
 def check_gateway_id(gateway_id: str) -> str:
-    if not isinstance(gateway_id, str) or not GATEWAY_ID_RE.match(gateway_id):
+    if not isinstance(gateway_id, str) or not GATEWAY_ID_RE.fullmatch(gateway_id):
         raise TopicError("gateway id must be 1-64 characters of A-Z a-z 0-9 _ . - (no MQTT wildcards)")
     return gateway_id
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 import re
 import types
 import typing
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 MAX_PAYLOAD_BYTES = 1 << 20  # 1 MiB: a full batch of 1000 entries is ~450 KB
 DEFAULT_MAX_STR = 128
-_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$", re.ASCII)
 
 
 class DecodeError(ValueError):
@@ -36,7 +37,7 @@ def field(*, max_len: int | None = None, pattern: str | None = None, min: float 
           default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
           utc: bool = False, doc: str = ""):
     """A dataclass field with validation metadata for :func:`decode`."""
-    meta = {"max_len": max_len, "pattern": re.compile(pattern) if pattern else None, "min": min,
+    meta = {"max_len": max_len, "pattern": re.compile(pattern, re.ASCII) if pattern else None, "min": min,
             "max": max, "min_items": min_items, "max_items": max_items, "utc": utc, "doc": doc}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
 
@@ -55,7 +56,7 @@ def utc_now() -> str:
 
 
 def parse_utc(text: str) -> _dt.datetime:
-    if not isinstance(text, str) or not _UTC_RE.match(text):
+    if not isinstance(text, str) or not _UTC_RE.fullmatch(text):
         raise ValueError("not a UTC time like 2026-01-31T08:00:00.000Z")
     return _dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=_dt.timezone.utc)
 
@@ -109,13 +110,27 @@ def to_wire(obj: Any) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+# Decoding is compiled once per dataclass into a plan of per-field checker
+# closures: the receiver decodes tens of thousands of entries a second, and
+# walking type hints for every value cost ~40 µs an entry.
+_PLANS: dict[type, tuple] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def _plan(cls: type) -> tuple:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        steps = []
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                default = (lambda d=f.default: d)
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory
+            else:
+                default = None
+            steps.append((f.name, default, _compile(hints[f.name], f.metadata)))
+        plan = _PLANS[cls] = (frozenset(s[0] for s in steps), tuple(steps))
+    return plan
 
 
 def decode(cls: type, obj: Any, path: str = "") -> Any:
@@ -123,23 +138,18 @@ def decode(cls: type, obj: Any, path: str = "") -> Any:
     where = path or cls.__name__
     if not isinstance(obj, dict):
         raise DecodeError("wrong_type", f"{where} must be an object")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(obj) - set(fields))
-    if unknown:
+    names, steps = _plan(cls)
+    if not names.issuperset(obj):
+        unknown = sorted(set(obj) - names)
         raise DecodeError("unknown_field", f"{where}: unknown field {unknown[0]!r}")
-    hints = _hints(cls)
     values = {}
-    for name, f in fields.items():
-        fpath = f"{path}.{name}" if path else name
-        if name not in obj:
-            if f.default is not dataclasses.MISSING:
-                values[name] = f.default
-                continue
-            if f.default_factory is not dataclasses.MISSING:
-                values[name] = f.default_factory()
-                continue
-            raise DecodeError("missing_field", f"missing field {fpath!r}")
-        values[name] = _decode_value(hints[name], obj[name], fpath, f.metadata)
+    for name, default, check in steps:
+        if name in obj:
+            values[name] = check(obj[name], f"{path}.{name}" if path else name)
+        elif default is not None:
+            values[name] = default()
+        else:
+            raise DecodeError("missing_field", f"missing field {(f'{path}.{name}' if path else name)!r}")
     try:
         return cls(**values)
     except ValueError as exc:  # cross-field rules in __post_init__
@@ -148,65 +158,106 @@ def decode(cls: type, obj: Any, path: str = "") -> Any:
         raise DecodeError("bad_value", f"{where}: {exc}") from None
 
 
-def _decode_value(hint: Any, value: Any, path: str, meta: Any) -> Any:
+def _compile(hint: Any, meta: Any):
+    """A checker ``(value, path) -> decoded value`` for one type hint."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
         inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1:
-            raise TypeError(f"unsupported union at {path}")
-        return _decode_value(inner[0], value, path, meta)
-    if value is None:
-        raise DecodeError("wrong_type", f"{path} must not be null")
+        if len(inner) != 1 or type(None) not in args:
+            raise TypeError(f"unsupported union {hint!r}")
+        check_inner = _compile(inner[0], meta)
+
+        def check_optional(value, path):
+            return None if value is None else check_inner(value, path)
+        return check_optional
     if origin is Literal:
         allowed = typing.get_args(hint)
-        if value not in allowed or type(value) is not type(allowed[0]):
-            raise DecodeError("bad_value", f"{path} must be one of {', '.join(map(str, allowed))}")
-        return value
+        kind = type(allowed[0])
+        text = ", ".join(map(str, allowed))
+
+        def check_literal(value, path):
+            if type(value) is not kind or value not in allowed:
+                _null_or(value, path, "bad_value", f"{path} must be one of {text}")
+            return value
+        return check_literal
     if origin is list:
-        if not isinstance(value, list):
-            raise DecodeError("wrong_type", f"{path} must be a list")
-        lo, hi = meta.get("min_items"), meta.get("max_items")
-        if lo is not None and len(value) < lo:
-            raise DecodeError("bad_value", f"{path} needs at least {lo} items")
-        if hi is not None and len(value) > hi:
-            raise DecodeError("oversize", f"{path} has more than {hi} items")
         (item_hint,) = typing.get_args(hint)
-        return tuple(_decode_value(item_hint, v, f"{path}[{i}]", {}) for i, v in enumerate(value))
+        check_item = _compile(item_hint, {})
+        lo, hi = meta.get("min_items"), meta.get("max_items")
+
+        def check_list(value, path):
+            if not isinstance(value, list):
+                _null_or(value, path, "wrong_type", f"{path} must be a list")
+            if lo is not None and len(value) < lo:
+                raise DecodeError("bad_value", f"{path} needs at least {lo} items")
+            if hi is not None and len(value) > hi:
+                raise DecodeError("oversize", f"{path} has more than {hi} items")
+            return tuple([check_item(v, f"{path}[{i}]") for i, v in enumerate(value)])
+        return check_list
     if dataclasses.is_dataclass(hint):
-        return decode(hint, value, path)
+        def check_dataclass(value, path):
+            if value is None:
+                raise DecodeError("wrong_type", f"{path} must not be null")
+            return decode(hint, value, path)
+        return check_dataclass
     if hint is bool:
-        if type(value) is not bool:
-            raise DecodeError("wrong_type", f"{path} must be true or false")
-        return value
+        def check_bool(value, path):
+            if type(value) is not bool:
+                _null_or(value, path, "wrong_type", f"{path} must be true or false")
+            return value
+        return check_bool
     if hint is int:
-        if type(value) is not int:
-            raise DecodeError("wrong_type", f"{path} must be an integer")
-        _check_range(value, path, meta)
-        return value
+        def check_int(value, path):
+            if type(value) is not int:
+                _null_or(value, path, "wrong_type", f"{path} must be an integer")
+            _check_range(value, path, meta)
+            return value
+        return check_int
     if hint is float:
-        if type(value) not in (int, float):
-            raise DecodeError("wrong_type", f"{path} must be a number")
-        _check_range(value, path, meta)
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise DecodeError("wrong_type", f"{path} must be a string")
-        max_len = meta.get("max_len") or DEFAULT_MAX_STR
-        if len(value) > max_len:
-            raise DecodeError("oversize", f"{path} longer than {max_len} characters")
-        pattern = meta.get("pattern")
-        if pattern is not None and not pattern.match(value):
-            raise DecodeError("bad_value", f"{path} has the wrong format")
-        if meta.get("utc"):
+        def check_float(value, path):
+            if type(value) not in (int, float):
+                _null_or(value, path, "wrong_type", f"{path} must be a number")
             try:
-                parse_utc(value)
-            except ValueError as exc:
-                raise DecodeError("bad_value", f"{path}: {exc}") from None
-        return value
-    raise TypeError(f"unsupported type {hint!r} at {path}")
+                number = float(value)
+            except OverflowError:
+                raise DecodeError("bad_number", f"{path} is out of range") from None
+            if not math.isfinite(number):
+                raise DecodeError("bad_number", f"{path} must be finite")
+            _check_range(number, path, meta)
+            return number
+        return check_float
+    if hint is str:
+        max_len = meta.get("max_len") or DEFAULT_MAX_STR
+        pattern = meta.get("pattern")
+        utc = meta.get("utc")
+
+        def check_str(value, path):
+            if type(value) is not str:
+                _null_or(value, path, "wrong_type", f"{path} must be a string")
+            if len(value) > max_len:
+                raise DecodeError("oversize", f"{path} longer than {max_len} characters")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:  # lone surrogate from a \ud800 escape
+                    raise DecodeError("not_utf8", f"{path} is not valid Unicode") from None
+            if pattern is not None and not pattern.fullmatch(value):
+                raise DecodeError("bad_value", f"{path} has the wrong format")
+            if utc:
+                try:
+                    parse_utc(value)
+                except ValueError as exc:
+                    raise DecodeError("bad_value", f"{path}: {exc}") from None
+            return value
+        return check_str
+    raise TypeError(f"unsupported type {hint!r}")
+
+
+def _null_or(value: Any, path: str, reason: str, message: str):
+    if value is None:
+        raise DecodeError("wrong_type", f"{path} must not be null")
+    raise DecodeError(reason, message)
 
 
 def _check_range(value: float, path: str, meta: Any) -> None:

@@ -1,0 +1,154 @@
+"""Read-only HTTP API (aiohttp). ``Authorization: Bearer <token>`` on everything but
+``/api/v1/health``. Store calls run in the default executor, never on the event loop.
+Punch listings show ``worker_ref`` only: ID numbers never leave through this API."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import hmac
+import json
+import logging
+import re
+import time
+from functools import partial
+
+from aiohttp import web
+
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+STORE_KEY = web.AppKey("store", Store)
+TOKENS_KEY = web.AppKey("tokens", frozenset)
+OPTS_KEY = web.AppKey("opts", dict)
+CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$", re.ASCII)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+ALERT_STATES = ("open", "acknowledged", "resolved")
+
+
+def _iso(t):
+    if t is None:
+        return None
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _bad(msg: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": msg}), content_type="application/json")
+
+
+async def _run(request, fn, *args):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, partial(fn, *args))
+
+
+@web.middleware
+async def auth(request: web.Request, handler):
+    if request.path != "/api/v1/health":
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        if not token or not any(hmac.compare_digest(token, t) for t in request.app[TOKENS_KEY]):
+            return web.json_response({"error": "missing or invalid bearer token"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+def _paging(request, max_size: int) -> tuple[int, int]:
+    try:
+        limit = int(request.query.get("limit", "100"))
+        offset = int(request.query.get("offset", "0"))
+    except ValueError:
+        raise _bad("limit and offset must be integers") from None
+    if not 1 <= limit <= max_size or offset < 0:
+        raise _bad(f"limit must be 1..{max_size} and offset ≥ 0")
+    return limit, offset
+
+
+def _gateway_view(g: dict, silent_after_s: float, now: float) -> dict:
+    last = g.get("last_seen")
+    return {
+        "gateway_id": g["gateway_id"], "project_code": g["project_code"], "site": g["site"],
+        "vendor": g["vendor"], "public_key": g["public_key"], "registered_at": _iso(g["registered_at"]),
+        "last_seen": _iso(last), "online": g["online"],
+        "silent": last is None or now - last > silent_after_s,
+        "received_through_seq": g["rx_through_seq"], "head_seq": g["head_seq"],
+        "acked_through_seq": g["acked_through_seq"], "backlog": g["backlog"],
+        "oldest_unacked_age_s": g["oldest_unacked_age_s"], "clock_offset_s": g["clock_offset_s"],
+        "software_version": g["software_version"], "disk_alarm": g["disk_alarm"], "ledger_ok": g["ledger_ok"],
+        "last_heartbeat_at": _iso(g["last_heartbeat_at"]), "status_since": g["status_since"],
+    }
+
+
+async def health(request):
+    ok = await _run(request, request.app[STORE_KEY].ping)
+    return web.json_response({"ok": ok, "db": ok}, status=200 if ok else 503)
+
+
+async def gateways(request):
+    rows = await _run(request, request.app[STORE_KEY].list_gateways)
+    now, silent = time.time(), request.app[OPTS_KEY]["silent_after_s"]
+    return web.json_response({"gateways": [_gateway_view(g, silent, now) for g in rows]})
+
+
+async def gateway(request):
+    gid = request.match_info["gateway_id"]
+    if not CODE_RE.fullmatch(gid):
+        raise _bad("bad gateway id")
+    g = await _run(request, request.app[STORE_KEY].get_gateway, gid)
+    if g is None:
+        return web.json_response({"error": "no such gateway"}, status=404)
+    return web.json_response(_gateway_view(g, request.app[OPTS_KEY]["silent_after_s"], time.time()))
+
+
+async def punches(request):
+    code = request.match_info["code"]
+    date = request.query.get("date", "")
+    if not CODE_RE.fullmatch(code):
+        raise _bad("bad project code")
+    if not DATE_RE.fullmatch(date):
+        raise _bad("date=YYYY-MM-DD is required")
+    try:
+        _dt.date.fromisoformat(date)
+    except ValueError:
+        raise _bad("date is not a calendar date") from None
+    limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
+    rows = await _run(request, request.app[STORE_KEY].punches, code, date, limit, offset)
+    for r in rows:
+        r["received_at"] = _iso(r["received_at"])
+    return web.json_response({"project_code": code, "date": date, "limit": limit, "offset": offset,
+                              "punches": rows})
+
+
+async def alerts(request):
+    state = request.query.get("state") or None
+    gid = request.query.get("gateway") or None
+    if state is not None and state not in ALERT_STATES:
+        raise _bad(f"state must be one of {', '.join(ALERT_STATES)}")
+    if gid is not None and not CODE_RE.fullmatch(gid):
+        raise _bad("bad gateway id")
+    limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
+    rows = await _run(request, request.app[STORE_KEY].alerts, state, gid, limit, offset)
+    for r in rows:
+        r["detected_at"] = _iso(r["detected_at"])
+        r["state_changed_at"] = _iso(r["state_changed_at"])
+    return web.json_response({"alerts": rows})
+
+
+async def stats(request):
+    return web.json_response(await _run(request, request.app[STORE_KEY].stats))
+
+
+def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size_max: int = 1000) -> web.Application:
+    app = web.Application(middlewares=[auth])
+    app[STORE_KEY] = store
+    app[TOKENS_KEY] = frozenset(tokens)
+    app[OPTS_KEY] = {"silent_after_s": silent_after_s, "page_size_max": page_size_max}
+    app.add_routes([
+        web.get("/api/v1/health", health),
+        web.get("/api/v1/gateways", gateways),
+        web.get("/api/v1/gateways/{gateway_id}", gateway),
+        web.get("/api/v1/projects/{code}/punches", punches),
+        web.get("/api/v1/alerts", alerts),
+        web.get("/api/v1/stats", stats),
+    ])
+    return app

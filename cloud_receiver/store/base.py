@@ -1,0 +1,171 @@
+"""The receiver store interface and the plain data it exchanges.
+
+:class:`Store` is what the rest of the receiver uses; ``sqlite.py`` and
+``postgres.py`` implement it (shared SQL in ``common.py``). Every method is
+safe to call from several threads: each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+# Column order of ledger rows as :class:`EntryRow` carries them (``ingest_no`` is the store's).
+LEDGER_COLUMNS = (
+    "gateway_id", "seq", "event_id", "type", "project_code", "gate_id", "prev_hash", "entry_hash",
+    "device_time", "device_date", "monotonic_ns", "boot_id", "direction", "worker_ref", "kind",
+    "match_score", "liveness_score", "liveness_cue", "snapshot_ref", "reject_reason",
+    "manual_reason", "operator", "chain_status", "batch_id", "received_at",
+)
+
+
+@dataclass(slots=True)
+class EntryRow:
+    """One verified-signature ledger entry ready to store (chain_status set by the store)."""
+
+    gateway_id: str
+    seq: int
+    event_id: str
+    type: str
+    project_code: str
+    gate_id: str
+    prev_hash: str
+    entry_hash: str
+    device_time: str
+    device_date: str
+    monotonic_ns: int
+    boot_id: str
+    direction: str
+    worker_ref: str | None
+    kind: str | None
+    match_score: float | None
+    liveness_score: float | None
+    liveness_cue: str | None
+    snapshot_ref: str | None
+    reject_reason: str | None
+    manual_reason: str | None
+    operator: str | None
+    chain_status: str
+    batch_id: str
+    received_at: float
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, c) for c in LEDGER_COLUMNS)
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did. ``stored_ranges``/``acked_through_seq`` go into the BatchAck."""
+
+    gateway_id: str
+    batch_id: str
+    new: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+    mismatches: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    stored_ranges: list[list[int]] = field(default_factory=list)
+    acked_through_seq: int = 0
+
+
+@dataclass
+class SweepResult:
+    verified: int = 0
+    mismatches: int = 0
+    gap_alerts: int = 0
+    gaps_resolved: int = 0
+
+
+def seq_ranges(seqs) -> list[list[int]]:
+    """Sorted seqs → ``[[first, last], ...]`` runs."""
+    out: list[list[int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+class GatewayKeyConflict(Exception):
+    """Re-registering a gateway with a different public key without ``replace``."""
+
+
+class Store(abc.ABC):
+    dialect: str
+
+    # ---- lifecycle / schema
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied now."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def ping(self) -> bool: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # ---- gateways
+    @abc.abstractmethod
+    def register_gateway(self, gateway_id: str, public_key_hex: str, project_code: str, vendor: str,
+                         site: str | None = None, *, replace: bool = False, now: float) -> str:
+        """Return 'registered', 'updated' or 'replaced'; raise GatewayKeyConflict."""
+
+    @abc.abstractmethod
+    def get_gateway(self, gateway_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def list_gateways(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def watermark(self, gateway_id: str) -> int: ...
+
+    # ---- ingest
+    @abc.abstractmethod
+    def apply_batch(self, gateway_id: str, batch_id: str, rows: list[EntryRow], now: float) -> BatchResult:
+        """Idempotent insert of one batch in ONE transaction (see ``common.py``)."""
+
+    @abc.abstractmethod
+    def record_rejection(self, gateway_id: str | None, channel: str | None, reason: str, size: int,
+                         sha256: str, now: float) -> None: ...
+
+    @abc.abstractmethod
+    def bump(self, name: str, n: int = 1) -> None: ...
+
+    @abc.abstractmethod
+    def update_heartbeat(self, gateway_id: str, hb: dict[str, Any], now: float) -> None: ...
+
+    @abc.abstractmethod
+    def update_status(self, gateway_id: str, online: bool, since: str, reason: str | None,
+                      software_version: str, now: float) -> bool: ...
+
+    @abc.abstractmethod
+    def add_roster_change(self, row: dict[str, Any], now: float) -> bool: ...
+
+    # ---- sweep
+    @abc.abstractmethod
+    def sweep(self, now: float, gap_grace_s: float) -> SweepResult: ...
+
+    # ---- queries
+    @abc.abstractmethod
+    def punches(self, project_code: str, date: str, limit: int, offset: int) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def alerts(self, state: str | None, gateway_id: str | None, limit: int, offset: int) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def set_alert_state(self, alert_id: int, state: str, now: float) -> bool: ...
+
+    @abc.abstractmethod
+    def counters(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def ledger(self, gateway_id: str | None = None) -> list[dict]:
+        """All ledger rows (both types) ordered by gateway, seq: for tests and exports."""
