@@ -1,85 +1,12 @@
-"""Test-side gateway: builds signed, hash-chained batches with shared_schema only
-(never edge_agent), and small utilities for the receiver tests."""
+"""Small utilities for the receiver tests."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-import uuid
 
-from shared_schema import envelope
-from shared_schema.chain import GENESIS_HASH, entry_hash
-from shared_schema.messages import (GatewayStatus, Heartbeat, LedgerEntry, PunchBatch, RosterChange,
-                                    encode_message)
-from shared_schema.wire import format_utc
+from devtools.fake_gateway import FakeGateway
 
-BOOT = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-T0 = dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.timezone.utc)  # 08:30 in China: date 2026-03-02
-
-
-class FakeGateway:
-    def __init__(self, gateway_id: str = "GW-1", project_code: str = "P-100", key=None):
-        self.gateway_id = gateway_id
-        self.project_code = project_code
-        self.key = key or envelope.generate_key()
-        self.entries: list[LedgerEntry] = []
-
-    @property
-    def public_hex(self) -> str:
-        return envelope.public_key_text(self.key)
-
-    def register(self, store, **kw) -> None:
-        store.register_gateway(self.gateway_id, self.public_hex, self.project_code, "TestVendor", "site-A",
-                               now=time.time(), **kw)
-
-    def add(self, n: int, *, rejected_every: int = 0) -> list[LedgerEntry]:
-        out = []
-        for _ in range(n):
-            seq = len(self.entries) + 1
-            prev = entry_hash(self.entries[-1]) if self.entries else GENESIS_HASH
-            rejected = bool(rejected_every) and seq % rejected_every == 0
-            e = LedgerEntry(
-                type="rejected" if rejected else "punch", event_id=uuid.uuid4().hex, gateway_id=self.gateway_id,
-                project_code=self.project_code, gate_id="gate-1", seq=seq, prev_hash=prev,
-                device_time=format_utc(T0 + dt.timedelta(seconds=seq)), monotonic_ns=seq * 1_000_000,
-                boot_id=BOOT, direction="in" if seq % 2 else "out",
-                worker_ref=None if rejected else f"W{seq % 50:04d}", kind=None if rejected else "work",
-                match_score=None if rejected else 0.93, liveness_score=0.99, liveness_cue="blink",
-                snapshot_ref=None, reject_reason="no_match" if rejected else None, manual_reason=None,
-                operator=None)
-            self.entries.append(e)
-            out.append(e)
-        return out
-
-    def batch(self, entries, batch_id: str | None = None) -> PunchBatch:
-        return PunchBatch(v=1, type="punch_batch", gateway_id=self.gateway_id, batch_id=batch_id or uuid.uuid4().hex,
-                          sent_at=format_utc(dt.datetime.now(dt.timezone.utc)), entries=list(entries))
-
-    def seal(self, msg, key=None) -> bytes:
-        return envelope.seal(encode_message(msg), key or self.key)
-
-    def sealed_batch(self, entries, **kw) -> bytes:
-        return self.seal(self.batch(entries, **kw))
-
-    def heartbeat(self, *, head_seq=10, acked=5, backlog=5, sent_at=None) -> Heartbeat:
-        return Heartbeat(v=1, type="heartbeat", gateway_id=self.gateway_id,
-                         sent_at=sent_at or format_utc(dt.datetime.now(dt.timezone.utc)), monotonic_ns=123,
-                         boot_id=BOOT, head_seq=head_seq, acked_through_seq=acked, backlog=backlog,
-                         oldest_unacked_age_s=12.5, software_version="0.1.0", disk_free_bytes=10**9,
-                         disk_alarm=False, ledger_ok=True)
-
-    def status(self, online: bool, since: str | None = None) -> GatewayStatus:
-        return GatewayStatus(v=1, type="gateway_status", gateway_id=self.gateway_id, online=online,
-                             since=since or format_utc(dt.datetime.now(dt.timezone.utc)),
-                             software_version="0.1.0", reason=None if online else "connection lost")
-
-    def roster(self, id_number: str = "11010519491231002X") -> RosterChange:
-        return RosterChange(v=1, type="roster_change", gateway_id=self.gateway_id, change_id=uuid.uuid4().hex,
-                            changed_at=format_utc(dt.datetime.now(dt.timezone.utc)), action="enroll",
-                            project_code=self.project_code, worker_ref="W0001", id_type="01", id_number=id_number,
-                            name="张三", role="worker", post=None, company_code="C1", team_code="T1",
-                            work_type="020", entry_date="2026-03-01", exit_date=None, face_consent=True,
-                            operator="admin")
+__all__ = ["FakeGateway", "topic", "wait_for"]
 
 
 def topic(gw: FakeGateway | str, channel: str = "punches") -> str:
