@@ -25,6 +25,7 @@ EVENT_ID = r"^[0-9a-f]{32}$"
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
 GATEWAY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_BATCH_ENTRIES = 1000
+MAX_SEQ = 2**62  # fits a PostgreSQL bigint with room to spare
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class LedgerEntry:
     gateway_id: str = field(pattern=GATEWAY_ID)
     project_code: str = field(pattern=CODE)             # site / project code (national projectCode)
     gate_id: str = field(pattern=CODE)                  # the gate (channel) on this gateway
-    seq: int = field(min=1, max=2**62)                  # gateway's monotonic sequence number
+    seq: int = field(min=1, max=MAX_SEQ)                  # gateway's monotonic sequence number
     prev_hash: str = field(pattern=HEX64)               # SHA-256 of the previous entry (hex)
     device_time: str = field(utc=True)                  # gateway wall clock, UTC
     monotonic_ns: int = field(min=0, max=2**63 - 1)     # CLOCK_MONOTONIC at the decision
@@ -114,15 +115,17 @@ class BatchAck:
     batch_id: str = field(pattern=EVENT_ID)
     status: Literal["stored", "rejected"]
     reason: str | None = field(max_len=64)
-    acked_through_seq: int = field(min=0)
+    acked_through_seq: int = field(min=0, max=MAX_SEQ)
     stored_ranges: list[list[int]] = field(max_items=MAX_BATCH_ENTRIES)
     receiver_id: str = field(pattern=CODE)
     acked_at: str = field(utc=True)
 
     def __post_init__(self):
         for r in self.stored_ranges:
-            if len(r) != 2 or r[0] < 1 or r[1] < r[0]:
-                raise ValueError("stored_ranges items must be [first, last] with 1 ≤ first ≤ last")
+            if len(r) != 2 or r[0] < 1 or r[1] < r[0] or r[1] > MAX_SEQ:
+                raise ValueError("stored_ranges items must be [first, last] with 1 ≤ first ≤ last ≤ 2**62")
+        if self.status == "rejected" and not self.reason:
+            raise ValueError("a rejected ack needs a reason")
 
 
 @dataclass(frozen=True)
@@ -133,14 +136,14 @@ class Heartbeat:
     type: Literal["heartbeat"]
     gateway_id: str = field(pattern=GATEWAY_ID)
     sent_at: str = field(utc=True)
-    monotonic_ns: int = field(min=0)
+    monotonic_ns: int = field(min=0, max=2**63 - 1)
     boot_id: str = field(pattern=r"^[0-9a-f-]{8,64}$")
-    head_seq: int = field(min=0)                         # last committed seq
-    acked_through_seq: int = field(min=0)                # as the gateway knows it
-    backlog: int = field(min=0)                          # entries not yet acked
-    oldest_unacked_age_s: float | None = field(min=0.0)
+    head_seq: int = field(min=0, max=MAX_SEQ)            # last committed seq
+    acked_through_seq: int = field(min=0, max=MAX_SEQ)   # as the gateway knows it
+    backlog: int = field(min=0, max=MAX_SEQ)             # entries not yet acked
+    oldest_unacked_age_s: float | None = field(min=0.0, max=1e12)
     software_version: str = field(max_len=32)
-    disk_free_bytes: int = field(min=0)
+    disk_free_bytes: int = field(min=0, max=2**63 - 1)
     disk_alarm: bool
     ledger_ok: bool                                      # integrity check at start passed
 

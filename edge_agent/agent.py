@@ -1,0 +1,101 @@
+"""The running gateway service: ledger + sync + heartbeat + gate recorder + pruning."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from shared_schema.envelope import read_private_key, read_public_key
+
+from .config import EdgeConfig
+from .disk import DiskMonitor
+from .gate import GateRecorder, Opener
+from .heartbeat import HeartbeatLoop
+from .ledger import PunchLedger
+from .sync import LedgerSync
+
+log = logging.getLogger(__name__)
+
+
+class AgentError(RuntimeError):
+    """The agent cannot start; the message is meant for the operator."""
+
+
+def load_keys(cfg: EdgeConfig):
+    try:
+        key = read_private_key(Path(cfg.signing_key_file))
+    except FileNotFoundError:
+        raise AgentError(f"网关签名密钥不存在 / signing key not found: {cfg.signing_key_file} "
+                         f"(run `edge-agent keygen`)") from None
+    except (OSError, ValueError) as exc:
+        raise AgentError(f"网关签名密钥无效 / bad signing key: {exc}") from None
+    try:
+        receiver = read_public_key(Path(cfg.receiver_public_key_file))
+    except FileNotFoundError:
+        raise AgentError(f"接收端公钥不存在 / receiver public key not found: "
+                         f"{cfg.receiver_public_key_file}") from None
+    except (OSError, ValueError) as exc:
+        raise AgentError(f"接收端公钥无效 / bad receiver public key: {exc}") from None
+    return key, receiver
+
+
+class EdgeAgent:
+    def __init__(self, cfg: EdgeConfig, *, opener: Opener | None = None):
+        self.cfg = cfg
+        key, receiver = load_keys(cfg)
+        self.ledger = PunchLedger(cfg.ledger.path, cfg.gateway_id, cfg.project_code,
+                                  retention_days=cfg.ledger.retention_days)
+        self.disk = DiskMonitor(Path(cfg.ledger.path).parent, cfg.ledger.disk_alarm_free_mb,
+                                cfg.ledger.disk_alarm_free_percent)
+        self.sync = LedgerSync(self.ledger, cfg, key, receiver)
+        self.recorder = GateRecorder(self.ledger, opener)
+        self.recorder.on_live(self.sync.notify_live)
+        self.heartbeat = HeartbeatLoop(cfg.gateway_id, self.ledger, self.disk, key,
+                                       self.sync.publish, cfg.heartbeat_interval_s)
+        self._stop = threading.Event()
+        self._maint = threading.Thread(target=self._maintenance, name="maintenance", daemon=True)
+
+    def start(self) -> "EdgeAgent":
+        self.disk.check()
+        self.sync.start()
+        self.heartbeat.start()
+        self._maint.start()
+        log.info("edge agent started (gateway %s, ledger_ok=%s)", self.cfg.gateway_id,
+                 self.ledger.ledger_ok)
+        return self
+
+    def _maintenance(self) -> None:
+        while True:
+            try:
+                self.ledger.prune()
+            except Exception:
+                log.exception("pruning failed")
+            if self._stop.wait(self.cfg.ledger.prune_interval_s):
+                return
+
+    def wait_drained(self, timeout: float) -> bool:
+        """True once nothing is unacked; False if ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.ledger.stats().backlog == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.heartbeat.stop()
+        self.sync.stop()
+        if self._maint.is_alive():
+            self._maint.join(5)
+        self.ledger.close()
+        log.info("edge agent stopped")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

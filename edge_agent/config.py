@@ -1,0 +1,105 @@
+"""The gateway's configuration: the ``[edge]`` table of the TOML file.
+
+Decoded strictly by :func:`shared_schema.typed_config.load`: unknown keys, wrong
+types and out-of-range values are errors naming the key. Relative paths are
+resolved against the directory of the configuration file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from shared_schema.messages import CODE, GATEWAY_ID, MAX_BATCH_ENTRIES
+from shared_schema.typed_config import ConfigError, load
+from shared_schema.wire import MAX_PAYLOAD_BYTES, field
+
+__all__ = ["ConfigError", "EdgeConfig", "GateConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
+           "SimulateConfig", "load_config"]
+
+PATH_LEN = 4096
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    id: str = field(pattern=CODE)
+    direction: Literal["in", "out", "both"] = "both"
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    path: str = field(default="edge-ledger.db", max_len=PATH_LEN)
+    retention_days: int = field(default=30, min=1, max=3650)
+    prune_interval_s: float = field(default=3600.0, min=1.0, max=86400.0)
+    disk_alarm_free_mb: int = field(default=512, min=0, max=10**9)
+    disk_alarm_free_percent: float = field(default=5.0, min=0.0, max=100.0)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = field(default="127.0.0.1", max_len=255)
+    port: int = field(default=1883, min=1, max=65535)
+    keepalive_s: int = field(default=30, min=5, max=3600)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    batch_max_entries: int = field(default=500, min=1, max=MAX_BATCH_ENTRIES)
+    batch_max_bytes: int = field(default=512 * 1024, min=4096, max=MAX_PAYLOAD_BYTES - 4096)
+    live_batch_max_entries: int = field(default=20, min=1, max=MAX_BATCH_ENTRIES)
+    max_inflight_batches: int = field(default=4, min=1, max=64)
+    ack_timeout_s: float = field(default=30.0, min=0.2, max=3600.0)
+    reject_retry_s: float = field(default=60.0, min=0.1, max=86400.0)
+    backoff_min_s: float = field(default=1.0, min=0.05, max=3600.0)
+    backoff_max_s: float = field(default=60.0, min=0.05, max=3600.0)
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    workers: int = field(default=200, min=1, max=9999)
+    non_work_ratio: float = field(default=0.05, min=0.0, max=1.0)
+    reject_ratio: float = field(default=0.03, min=0.0, max=1.0)
+    seed: int = field(default=0, min=0)
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    gateway_id: str = field(pattern=GATEWAY_ID)
+    project_code: str = field(pattern=CODE)
+    gates: list[GateConfig] = field(default_factory=lambda: (GateConfig("G1"),), min_items=1,
+                                    max_items=64)
+    signing_key_file: str = field(default="keys/gateway.key", max_len=PATH_LEN)
+    receiver_public_key_file: str = field(default="keys/receiver.pub", max_len=PATH_LEN)
+    heartbeat_interval_s: float = field(default=60.0, min=0.1, max=3600.0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    simulate: SimulateConfig = field(default_factory=SimulateConfig)
+
+    def __post_init__(self):
+        ids = [g.id for g in self.gates]
+        if len(set(ids)) != len(ids):
+            raise ValueError("gates: duplicate gate id")
+        if self.sync.backoff_min_s > self.sync.backoff_max_s:
+            raise ValueError("sync.backoff_min_s must be ≤ sync.backoff_max_s")
+
+
+def _resolve(base: Path, value: str) -> str:
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Read and validate ``[edge]``; raises :class:`ConfigError` naming the bad key."""
+    path = Path(path)
+    cfg = load(EdgeConfig, path, "edge")
+    base = path.resolve().parent
+    return dataclasses.replace(
+        cfg,
+        signing_key_file=_resolve(base, cfg.signing_key_file),
+        receiver_public_key_file=_resolve(base, cfg.receiver_public_key_file),
+        ledger=dataclasses.replace(cfg.ledger, path=_resolve(base, cfg.ledger.path)),
+    )

@@ -1,0 +1,433 @@
+"""The v1 wire messages: round trips, field limits and patterns, cross-field rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schema_strategies import (FAST, MEDIUM, batch_acks, dumps, gateway_statuses, heartbeats,
+                               ledger_entries, punch_batches, punch_entry_dict, rejected_entry_dict,
+                               roster_changes, valid_dicts)
+from shared_schema import SCHEMA_VERSION
+from shared_schema.messages import (MAX_BATCH_ENTRIES, MESSAGE_TYPES, BatchAck, GatewayStatus,
+                                    Heartbeat, LedgerEntry, PunchBatch, RosterChange,
+                                    decode_message, encode_message, replace)
+from shared_schema.wire import DecodeError, canonical_json, decode
+
+
+def msg(kind: str, **over) -> dict:
+    d = valid_dicts()[kind]
+    d.update(over)
+    return d
+
+
+def decode_reason(d: dict) -> str:
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(d))
+    return exc.value.reason
+
+
+def entry_reason(**over) -> DecodeError:
+    """Decode a batch whose only entry has ``over`` applied; return the DecodeError.
+
+    A changed entry ``gateway_id`` is tested on the entry alone (in the batch, the
+    batch-level gateway rule would reject it for another reason)."""
+    with pytest.raises(DecodeError) as exc:
+        if "gateway_id" in over:
+            decode(LedgerEntry, punch_entry_dict(**over), "entries[0]")
+        else:
+            d = msg("punch_batch")
+            d["entries"] = [punch_entry_dict(**over)]
+            decode_message(dumps(d))
+    return exc.value
+
+
+# ---- round trips ---------------------------------------------------------------------------
+
+def _round_trip(m):
+    body = encode_message(m)
+    back = decode_message(body)
+    assert back == m
+    assert type(back) is type(m)
+    assert encode_message(back) == body
+    assert decode_message(body, type(m)) == m
+
+
+@given(punch_batches())
+@MEDIUM
+def test_round_trip_punch_batch(m):
+    _round_trip(m)
+
+
+@given(batch_acks())
+@MEDIUM
+def test_round_trip_batch_ack(m):
+    _round_trip(m)
+
+
+@given(heartbeats)
+@MEDIUM
+def test_round_trip_heartbeat(m):
+    _round_trip(m)
+
+
+@given(gateway_statuses)
+@MEDIUM
+def test_round_trip_gateway_status(m):
+    _round_trip(m)
+
+
+@given(roster_changes)
+@MEDIUM
+def test_round_trip_roster_change(m):
+    _round_trip(m)
+
+
+@given(ledger_entries())
+@MEDIUM
+def test_round_trip_ledger_entry_alone(e):
+    wire = e.to_wire()
+    assert decode(LedgerEntry, json.loads(canonical_json(wire))) == e
+    assert e.canonical_bytes() == canonical_json(wire)
+
+
+def test_message_types_table():
+    assert MESSAGE_TYPES == {"punch_batch": PunchBatch, "batch_ack": BatchAck,
+                             "heartbeat": Heartbeat, "gateway_status": GatewayStatus,
+                             "roster_change": RosterChange}
+    assert SCHEMA_VERSION == 1
+    for kind, cls in MESSAGE_TYPES.items():
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert names[:2] == ["v", "type"]
+
+
+def test_encoded_bytes_are_compact_sorted_utf8():
+    m = decode_message(dumps(msg("roster_change")))
+    body = encode_message(m)
+    assert "张三".encode() in body
+    assert b" " not in body.replace("张三".encode(), b"")
+    keys = list(json.loads(body))
+    assert keys == sorted(keys)
+    assert b'"post":null' in body  # None is sent, not omitted
+
+
+def test_messages_are_frozen_and_replace_works():
+    m = decode_message(dumps(msg("heartbeat")))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.backlog = 3
+    m2 = replace(m, backlog=7)
+    assert m2.backlog == 7 and m.backlog == 1
+    with pytest.raises(ValueError):
+        replace(decode_message(dumps(msg("punch_batch"))).entries[0], kind=None)
+
+
+def test_decoded_lists_are_tuples():
+    m = decode_message(dumps(msg("batch_ack", stored_ranges=[[1, 2], [4, 4]])))
+    assert m.stored_ranges == ((1, 2), (4, 4))
+    b = decode_message(dumps(msg("punch_batch")))
+    assert isinstance(b.entries, tuple) and all(isinstance(e, LedgerEntry) for e in b.entries)
+
+
+# ---- LedgerEntry cross-field rules ---------------------------------------------------------
+
+def test_valid_entry_shapes():
+    for d in [punch_entry_dict(), punch_entry_dict(kind="non_work"),
+              punch_entry_dict(kind="manual", manual_reason="忘带卡", operator="劳资员"),
+              rejected_entry_dict(), rejected_entry_dict(worker_ref="W1"),
+              punch_entry_dict(match_score=None, liveness_score=None, liveness_cue=None,
+                               snapshot_ref=None)]:
+        e = decode(LedgerEntry, d)
+        assert e.to_wire() == d
+
+
+@pytest.mark.parametrize("over, why", [
+    (dict(kind=None), "a punch needs a kind"),
+    (dict(worker_ref=None), "a punch needs a worker_ref"),
+    (dict(reject_reason="x"), "a punch has no reject_reason"),
+    (dict(reject_reason=""), "a punch has no reject_reason"),
+    (dict(kind="manual"), "a manual punch needs manual_reason and operator"),
+    (dict(kind="manual", manual_reason="r"), "a manual punch needs manual_reason and operator"),
+    (dict(kind="manual", operator="op"), "a manual punch needs manual_reason and operator"),
+    (dict(kind="manual", manual_reason="", operator="op"), "manual_reason and operator"),
+    (dict(kind="manual", manual_reason="r", operator=""), "manual_reason and operator"),
+    (dict(manual_reason="r"), "manual_reason/operator only on manual punches"),
+    (dict(operator="op"), "manual_reason/operator only on manual punches"),
+    (dict(kind="work", manual_reason="", operator=None), "only on manual punches"),
+])
+def test_punch_cross_field_rules(over, why):
+    d = punch_entry_dict(**over)
+    with pytest.raises(ValueError) as exc:
+        LedgerEntry(**d)
+    assert why in str(exc.value)
+    err = entry_reason(**over)
+    assert err.reason == "bad_value"
+    assert "entries[0]" in str(err) and why in str(err)
+
+
+@pytest.mark.parametrize("over, why", [
+    (dict(reject_reason=None), "a rejected attempt needs a reject_reason"),
+    (dict(reject_reason=""), "a rejected attempt needs a reject_reason"),
+    (dict(kind="work"), "a rejected attempt has no kind"),
+    (dict(kind="manual", manual_reason="r", operator="o"), "a rejected attempt has no kind"),
+    (dict(manual_reason="r", operator="o"), "only on manual punches"),
+])
+def test_rejected_cross_field_rules(over, why):
+    d = rejected_entry_dict(**over)
+    with pytest.raises(ValueError) as exc:
+        LedgerEntry(**d)
+    assert why in str(exc.value)
+    with pytest.raises(DecodeError) as exc:
+        decode(LedgerEntry, d)
+    assert exc.value.reason == "bad_value"
+
+
+@given(ledger_entries(), st.sampled_from(["kind", "worker_ref", "reject_reason", "manual_reason",
+                                          "operator"]), st.sampled_from([None, "", "x", "work",
+                                                                          "manual"]))
+@MEDIUM
+def test_cross_field_rules_property(e, name, value):
+    """Any change of the rule fields is accepted exactly when the rules say so."""
+    d = e.to_wire()
+    d[name] = value
+    t, kind, worker, rej, man, op = (d["type"], d["kind"], d["worker_ref"], d["reject_reason"],
+                                     d["manual_reason"], d["operator"])
+    if t == "punch":
+        ok = kind is not None and worker is not None and rej is None
+    else:
+        ok = kind is None and bool(rej)
+    if kind == "manual":
+        ok = ok and bool(man) and bool(op)
+    elif man is not None or op is not None:
+        ok = False
+    field_ok = (kind in (None, "work", "non_work", "manual")
+                and (worker is None or worker != ""))
+    try:
+        decode(LedgerEntry, d)
+        accepted = True
+    except DecodeError:
+        accepted = False
+    assert accepted == (ok and field_ok)
+
+
+# ---- LedgerEntry fields ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, value", [
+    ("event_id", "A" * 32), ("event_id", "a" * 31), ("event_id", "a" * 33), ("event_id", "g" * 32),
+    ("event_id", "a" * 32 + "\n"), ("event_id", "0" * 8 + "-" + "0" * 23),
+    ("gateway_id", ""), ("gateway_id", "-GW"), ("gateway_id", "GW/1"), ("gateway_id", "GW+"),
+    ("gateway_id", "GW#"), ("gateway_id", "G" * 65), ("gateway_id", "网关"), ("gateway_id", "GW 1"),
+    ("project_code", ""), ("project_code", "P" * 65), ("project_code", "P/1"),
+    ("gate_id", ""), ("gate_id", "门1"),
+    ("seq", 0), ("seq", -1), ("seq", 2**62 + 1),
+    ("prev_hash", "0" * 63), ("prev_hash", "0" * 65), ("prev_hash", "A" * 64),
+    ("device_time", "2026-01-31T08:00:00+08:00"), ("device_time", "2026-01-31"),
+    ("device_time", "2026-02-29T08:00:00Z"),
+    ("monotonic_ns", -1), ("monotonic_ns", 2**63),
+    ("boot_id", "abc"), ("boot_id", "A" * 8), ("boot_id", "a" * 65), ("boot_id", "xyzxyzxyz"),
+    ("direction", "IN"), ("direction", "both"),
+    ("worker_ref", ""), ("worker_ref", "W" * 65), ("worker_ref", "W 1"),
+    ("kind", "Work"), ("kind", "rejected"),
+    ("match_score", -0.01), ("match_score", 1.01), ("liveness_score", 2),
+    ("liveness_cue", "c" * 65), ("snapshot_ref", "s" * 129),
+])
+def test_entry_field_limits(name, value):
+    err = entry_reason(**{name: value})
+    assert err.reason in ("bad_value", "oversize")
+    assert f"entries[0].{name}" in str(err)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("seq", 1), ("seq", 2**62), ("monotonic_ns", 0), ("monotonic_ns", 2**63 - 1),
+    ("gateway_id", "G" * 64), ("gateway_id", "9"), ("gateway_id", "a.b-c_d"),
+    ("project_code", "_"), ("project_code", "P" * 64), ("boot_id", "-" * 8), ("boot_id", "a" * 64),
+    ("match_score", 0), ("match_score", 1), ("match_score", 0.0), ("liveness_score", 1.0),
+    ("liveness_cue", "眨" * 64), ("snapshot_ref", "s" * 128),
+    ("device_time", "2024-02-29T23:59:59.999999Z"),
+])
+def test_entry_field_limits_inclusive(name, value):
+    d = msg("punch_batch")
+    if name == "gateway_id":
+        d["gateway_id"] = value
+    d["entries"] = [punch_entry_dict(**{name: value})]
+    b = decode_message(dumps(d), PunchBatch)
+    assert getattr(b.entries[0], name) == value
+
+
+@pytest.mark.parametrize("name, value", [
+    ("gateway_id", "GW1\n"), ("event_id", "a" * 32 + "\n"), ("prev_hash", "0" * 64 + "\n"),
+    ("device_time", "2026-01-31T08:00:00Z\n"), ("project_code", "P1\n"),
+])
+def test_trailing_newline_does_not_pass_patterns(name, value):
+    """Pins a bug: patterns were applied with ``re.match`` and end in ``$``, which also
+    matches before a final newline, so ``"GW1\\n"`` passed as a gateway id."""
+    d = msg("punch_batch")
+    if name == "gateway_id":
+        d["gateway_id"] = value
+    d["entries"] = [punch_entry_dict(**{name: value})]
+    assert decode_reason(d) == "bad_value"
+
+
+@pytest.mark.parametrize("value", ["２０２６-01-02", "2026-٠١-02", "2026-01-0２"])
+def test_date_patterns_are_ascii_only(value):
+    """Pins a bug: patterns were compiled without ``re.ASCII``, so ``\\d`` accepted
+    fullwidth and Arabic-Indic digits in ``entry_date``."""
+    assert decode_reason(msg("roster_change", entry_date=value)) == "bad_value"
+    assert decode_reason(msg("roster_change", exit_date=value)) == "bad_value"
+
+
+# ---- PunchBatch --------------------------------------------------------------------------------
+
+def _batch(entries, gateway_id="GW1") -> dict:
+    return msg("punch_batch", gateway_id=gateway_id, entries=entries)
+
+
+@pytest.mark.parametrize("seqs", [[1, 1], [2, 1], [1, 3, 2], [5, 5, 6]])
+def test_batch_seq_must_strictly_increase(seqs):
+    entries = [punch_entry_dict(seq=s, event_id=f"{i:032x}") for i, s in enumerate(seqs)]
+    assert decode_reason(_batch(entries)) == "bad_value"
+
+
+def test_batch_seq_may_skip():
+    entries = [punch_entry_dict(seq=s, event_id=f"{s:032x}") for s in (3, 7, 100)]
+    assert [e.seq for e in decode_message(dumps(_batch(entries))).entries] == [3, 7, 100]
+
+
+def test_batch_entries_must_come_from_the_batch_gateway():
+    entries = [punch_entry_dict(seq=1), punch_entry_dict(seq=2, gateway_id="GW2")]
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(_batch(entries)))
+    assert exc.value.reason == "bad_value" and "another gateway" in str(exc.value)
+    assert decode_reason(_batch([punch_entry_dict(seq=1)], gateway_id="GW2")) == "bad_value"
+
+
+@given(punch_batches(max_entries=4), st.data())
+@FAST
+def test_batch_rules_property(b, data):
+    entries = list(b.entries)
+    i = data.draw(st.integers(0, len(entries) - 1))
+    op = data.draw(st.sampled_from(["dup", "other_gw"] + (["swap"] if len(entries) > 1 else [])))
+    if op == "dup":
+        entries.insert(i, entries[i])
+    elif op == "swap":
+        j = data.draw(st.integers(0, len(entries) - 1).filter(lambda j: j != i))
+        entries[i], entries[j] = entries[j], entries[i]
+    else:
+        entries[i] = replace(entries[i], gateway_id=b.gateway_id + "x")
+    d = json.loads(encode_message(b))
+    d["entries"] = [e.to_wire() for e in entries]
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(d))
+    assert exc.value.reason == "bad_value"
+    with pytest.raises(ValueError):
+        PunchBatch(v=1, type="punch_batch", gateway_id=b.gateway_id, batch_id=b.batch_id,
+                   sent_at=b.sent_at, entries=tuple(entries))
+
+
+def test_batch_needs_at_least_one_entry():
+    assert decode_reason(_batch([])) == "bad_value"
+
+
+def test_batch_entry_limit():
+    base = punch_entry_dict()
+    entries = [dict(base, seq=i + 1) for i in range(MAX_BATCH_ENTRIES)]
+    b = decode_message(dumps(_batch(entries)))
+    assert len(b.entries) == MAX_BATCH_ENTRIES
+    assert len(encode_message(b)) < 1 << 20
+    entries.append(dict(base, seq=MAX_BATCH_ENTRIES + 1))
+    assert decode_reason(_batch(entries)) == "oversize"
+
+
+# ---- BatchAck ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ranges", [[], [[1, 1]], [[1, 2], [5, 9]], [[2**62, 2**62]]])
+def test_ack_ranges_valid(ranges):
+    m = decode_message(dumps(msg("batch_ack", stored_ranges=ranges)))
+    assert m.stored_ranges == tuple(tuple(r) for r in ranges)
+
+
+@pytest.mark.parametrize("ranges, reason", [
+    ([[0, 1]], "bad_value"), ([[-1, 1]], "bad_value"), ([[3, 2]], "bad_value"),
+    ([[1]], "bad_value"), ([[1, 2, 3]], "bad_value"), ([[]], "bad_value"),
+    ([["1", 2]], "wrong_type"), ([[True, 2]], "wrong_type"), ([[1.0, 2]], "wrong_type"),
+    ([[1, None]], "wrong_type"), ([1, 2], "wrong_type"), ([{"first": 1, "last": 2}], "wrong_type"),
+    ([[1, 2]] * (MAX_BATCH_ENTRIES + 1), "oversize"), (None, "wrong_type"),
+])
+def test_ack_ranges_invalid(ranges, reason):
+    assert decode_reason(msg("batch_ack", stored_ranges=ranges)) == reason
+
+
+@pytest.mark.parametrize("over", [dict(status="ok"), dict(status="STORED"),
+                                  dict(acked_through_seq=-1), dict(reason="r" * 65),
+                                  dict(receiver_id=""), dict(receiver_id="rx 1"),
+                                  dict(acked_at="2026-01-31T08:00:00")])
+def test_ack_other_fields(over):
+    assert decode_reason(msg("batch_ack", **over)) in ("bad_value", "oversize")
+
+
+def test_rejected_ack_with_reason():
+    m = decode_message(dumps(msg("batch_ack", status="rejected", reason="wrong_version",
+                                 stored_ranges=[], acked_through_seq=0)))
+    assert m.status == "rejected" and m.reason == "wrong_version"
+
+
+# ---- Heartbeat, GatewayStatus, RosterChange --------------------------------------------------
+
+@pytest.mark.parametrize("kind, name, limit", [
+    ("heartbeat", "software_version", 32),
+    ("gateway_status", "software_version", 32),
+    ("gateway_status", "reason", 128),
+    ("roster_change", "id_number", 32),
+    ("roster_change", "name", 64),
+    ("roster_change", "post", 32),
+    ("roster_change", "company_code", 64),
+    ("roster_change", "team_code", 64),
+    ("roster_change", "work_type", 16),
+    ("roster_change", "operator", 64),
+    ("batch_ack", "reason", 64),
+])
+def test_string_length_limits(kind, name, limit):
+    m = decode_message(dumps(msg(kind, **{name: "字" * limit})))
+    assert getattr(m, name) == "字" * limit
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(msg(kind, **{name: "字" * (limit + 1)})))
+    assert exc.value.reason == "oversize" and name in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["monotonic_ns", "head_seq", "acked_through_seq", "backlog",
+                                  "disk_free_bytes"])
+def test_heartbeat_counters_non_negative(name):
+    assert decode_reason(msg("heartbeat", **{name: -1})) == "bad_value"
+    assert getattr(decode_message(dumps(msg("heartbeat", **{name: 0}))), name) == 0
+
+
+def test_heartbeat_age():
+    assert decode_reason(msg("heartbeat", oldest_unacked_age_s=-0.5)) == "bad_value"
+    assert decode_message(dumps(msg("heartbeat", oldest_unacked_age_s=None))).oldest_unacked_age_s is None
+
+
+@pytest.mark.parametrize("id_type, ok", [("01", True), ("09", True), ("10", True), ("17", True),
+                                         ("00", False), ("18", False), ("1", False), ("001", False),
+                                         ("1a", False), ("０１", False)])
+def test_roster_id_type(id_type, ok):
+    d = msg("roster_change", id_type=id_type)
+    if ok:
+        assert decode_message(dumps(d)).id_type == id_type
+    else:
+        assert decode_reason(d) == "bad_value"
+
+
+@pytest.mark.parametrize("over", [dict(action="delete"), dict(role="boss"), dict(entry_date="2026-1-2"),
+                                  dict(exit_date="20260102"), dict(change_id="x" * 32),
+                                  dict(face_consent="yes"), dict(project_code="")])
+def test_roster_bad_values(over):
+    assert decode_reason(msg("roster_change", **over)) in ("bad_value", "wrong_type")
+
+
+def test_roster_has_no_face_fields():
+    names = {f.name for f in dataclasses.fields(RosterChange)}
+    assert not {n for n in names if "face" in n and n != "face_consent"}
+    assert decode_reason(msg("roster_change", face_template="AAAA")) == "unknown_field"
