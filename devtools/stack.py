@@ -143,6 +143,31 @@ class LocalStack:
         log.close()
         return self.receiver_proc
 
+    def wait_receiver_ready(self, timeout: float = 30.0) -> None:
+        """Block until a receiver is subscribed: publish a probe on an unregistered gateway's
+        topic until the receiver has counted its rejection (a real round trip through the broker)."""
+        import paho.mqtt.client as mqtt
+
+        from cloud_receiver.store import open_store
+        probe = "PROBE-" + os.urandom(4).hex()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=probe, protocol=mqtt.MQTTv5)
+        client.connect("127.0.0.1", self.broker.port)
+        client.loop_start()
+        store = open_store(self.store_url)
+        try:
+            deadline = time.monotonic() + timeout
+            before = store.counters().get("rejected:unregistered_gateway", 0)
+            while time.monotonic() < deadline:
+                client.publish(f"rn/v1/gw/{probe}/punches", b"probe", qos=1).wait_for_publish(5)
+                time.sleep(0.1)
+                if store.counters().get("rejected:unregistered_gateway", 0) > before:
+                    return
+            raise TimeoutError("receiver did not come up")
+        finally:
+            store.close()
+            client.loop_stop()
+            client.disconnect()
+
     def stop_receiver(self, sig=signal.SIGTERM, timeout: float = 20.0) -> int | None:
         p, self.receiver_proc = self.receiver_proc, None
         if p is None:
