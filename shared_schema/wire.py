@@ -115,6 +115,8 @@ def to_wire(obj: Any) -> Any:
 # walking type hints for every value cost ~40 µs an entry.
 _PLANS: dict[type, tuple] = {}
 
+from .fastdecode import fast_decoder  # noqa: E402  (needs the names above)
+
 
 def _plan(cls: type) -> tuple:
     plan = _PLANS.get(cls)
@@ -135,6 +137,15 @@ def _plan(cls: type) -> tuple:
 
 def decode(cls: type, obj: Any, path: str = "") -> Any:
     """Decode a parsed JSON object into dataclass ``cls``, strictly."""
+    if type(obj) is dict:
+        fast = fast_decoder(cls, _compile)(obj)
+        if fast is not None:
+            return fast
+    return decode_reference(cls, obj, path)
+
+
+def decode_reference(cls: type, obj: Any, path: str = "") -> Any:
+    """The reference decoder: the one that explains every rejection."""
     where = path or cls.__name__
     if not isinstance(obj, dict):
         raise DecodeError("wrong_type", f"{where} must be an object")
@@ -199,7 +210,7 @@ def _compile(hint: Any, meta: Any):
         def check_dataclass(value, path):
             if value is None:
                 raise DecodeError("wrong_type", f"{path} must not be null")
-            return decode(hint, value, path)
+            return decode_reference(hint, value, path)
         return check_dataclass
     if hint is bool:
         def check_bool(value, path):
