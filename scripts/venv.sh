@@ -12,20 +12,16 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "error: Python 3.11 is required (python3.11 not found)" >&2; exit 1; }
 
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "error: missing system packages: $*; install them with: sudo apt-get install -y $*" >&2
-    exit 1
-  fi
-  echo "installing Debian packages: $*" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
-if [ ! -x "$VENV/bin/python" ]; then
-  if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
-  "$PY" -m venv "$VENV"
+if [ ! -x "$VENV/bin/pip" ]; then
+  rm -rf "$VENV"
+  if ! "$PY" -m venv "$VENV" >/dev/null 2>&1; then  # Debian ships venv/ensurepip apart
+    rm -rf "$VENV"
+    apt_install python3-venv
+    "$PY" -m venv "$VENV"
+  fi
 fi
 STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${RN_EXTRAS:-dev}"
 if [ ! -f "$STAMP" ]; then
