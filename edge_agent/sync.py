@@ -105,6 +105,7 @@ class LedgerSync:
         self._seen_head = -1          # ledger head when the outbox was last found empty
         self._sock_open = False
         self._connect_started = 0.0
+        self._connect_failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-sync", daemon=True)
         self.client = self._make_client()
@@ -162,8 +163,11 @@ class LedgerSync:
             self.client.connect(self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.keepalive_s,
                                 clean_start=False, properties=props)
         except (OSError, ValueError) as exc:
-            log.warning("MQTT connect to %s:%s failed: %s", self.cfg.mqtt.host, self.cfg.mqtt.port,
-                        exc)
+            # an outage can last a day: say it once, then quietly keep trying
+            self._connect_failures += 1
+            log.log(logging.WARNING if self._connect_failures == 1 else logging.DEBUG,
+                    "MQTT connect to %s:%s failed: %s (retrying with backoff)", self.cfg.mqtt.host,
+                    self.cfg.mqtt.port, exc)
             return False
         self._sock_open = True
         self._connect_started = time.monotonic()
@@ -178,6 +182,9 @@ class LedgerSync:
         client.publish(self._topic_status, self._status(True, None), qos=1, retain=True)
         self._reset_outbox()
         self.backoff.reset()
+        if self._connect_failures > 1:
+            log.info("MQTT connect succeeded after %s failed attempts", self._connect_failures)
+        self._connect_failures = 0
         self.counters["connects"] += 1
         self.connected.set()
         log.info("MQTT connected (session present: %s)", flags.session_present)
@@ -191,7 +198,7 @@ class LedgerSync:
         self._sock_open = False
         self._reset_outbox()
         if was:
-            log.warning("MQTT link lost: %s", why)
+            log.log(logging.INFO if self._stop.is_set() else logging.WARNING, "MQTT link lost: %s", why)
 
     def _reset_outbox(self) -> None:
         self._inflight.clear()
