@@ -35,11 +35,11 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from shared_schema import envelope, topics
+from shared_schema import SCHEMA_VERSION, envelope, topics
 from shared_schema.chain import entry_hash, hash_wire_dict
-from shared_schema.messages import (EVENT_ID, BatchAck, GatewayStatus, Heartbeat, PunchBatch,
-                                    RosterChange, decode_message)
-from shared_schema.wire import DecodeError, format_utc, loads_strict, parse_utc
+from shared_schema.messages import (EVENT_ID, MESSAGE_TYPES, BatchAck, GatewayStatus, Heartbeat, PunchBatch,
+                                    RosterChange)
+from shared_schema.wire import DecodeError, canonical_json, decode, format_utc, loads_strict, parse_utc
 
 from .store import BatchResult, EntryRow, Store
 
@@ -86,19 +86,68 @@ def local_date(device_time: str) -> str:
     return day if int(device_time[11:13]) < 16 else _next_day(day)
 
 
+def _make_wire_hasher() -> Callable[[dict], str]:
+    """:func:`shared_schema.chain.hash_wire_dict`, minus the per-call ``json.dumps`` set-up.
+
+    ``canonical_json`` is ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False)``, which builds a ``JSONEncoder`` and a C encoder for every call. We build
+    the same C encoder once (the very one ``json.dumps`` would use; no circular-reference
+    markers: parsed JSON cannot be circular). Checked against ``hash_wire_dict`` at import
+    and in the tests; without the C accelerator we just use ``hash_wire_dict``."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return hash_wire_dict
+    enc = make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",",
+               True, False, False)
+    sha256 = hashlib.sha256
+
+    def hash_wire(wire: dict) -> str:
+        return sha256("".join(enc(wire, 0)).encode("utf-8")).hexdigest()
+
+    probe = {"z": [1, 1.0, -0.5, 1e300, None, True, False], "a": "\u00e9\u5de5\n\"\\", "m": {"b": 2, "a": {}},
+             "e": [], "n": 2**62}
+    if hash_wire(probe) != hashlib.sha256(canonical_json(probe)).hexdigest():  # pragma: no cover
+        return hash_wire_dict
+    return hash_wire
+
+
+hash_wire = _make_wire_hasher()
+
+
 def entry_rows(batch: PunchBatch, received_at: float, wire_entries: list | None = None) -> list[EntryRow]:
     """Rows for the store. The entry hash is SHA-256 of the canonical JSON of each entry
     *as received* (``hash_wire_dict``), i.e. exactly what the gateway hashed when it
     encoded the entry; re-encoding the decoded object could differ (``1`` vs ``1.0``)."""
-    rows = []
-    for i, e in enumerate(batch.entries):
-        h = hash_wire_dict(wire_entries[i]) if wire_entries is not None else entry_hash(e)
-        rows.append(EntryRow(
-            e.gateway_id, e.seq, e.event_id, e.type, e.project_code, e.gate_id, e.prev_hash, h,
-            e.device_time, local_date(e.device_time), e.monotonic_ns, e.boot_id, e.direction, e.worker_ref,
-            e.kind, e.match_score, e.liveness_score, e.liveness_cue, e.snapshot_ref, e.reject_reason,
-            e.manual_reason, e.operator, "pending", batch.batch_id, received_at))
-    return rows
+    batch_id = batch.batch_id
+    entries = batch.entries
+    if wire_entries is None:
+        hashes = [entry_hash(e) for e in entries]
+    else:
+        if len(wire_entries) != len(entries):
+            raise ValueError("wire entries do not match the decoded batch")
+        hashes = [hash_wire(w) for w in wire_entries]
+    return [EntryRow(
+        e.gateway_id, e.seq, e.event_id, e.type, e.project_code, e.gate_id, e.prev_hash, h,
+        e.device_time, local_date(e.device_time), e.monotonic_ns, e.boot_id, e.direction, e.worker_ref,
+        e.kind, e.match_score, e.liveness_score, e.liveness_cue, e.snapshot_ref, e.reject_reason,
+        e.manual_reason, e.operator, "pending", batch_id, received_at) for e, h in zip(entries, hashes)]
+
+
+def decode_body(body: bytes, expected: type | None = None) -> tuple[Any, Any]:
+    """:func:`shared_schema.messages.decode_message` that also returns the parsed JSON, so the
+    receiver parses each payload once (the entry hashes are taken over the entries *as
+    received*). Same checks, same order, same reasons; ``tests/receiver`` checks the two agree."""
+    obj = loads_strict(body)
+    if not isinstance(obj, dict):
+        raise DecodeError("wrong_type", "message must be a JSON object")
+    if obj.get("v") != SCHEMA_VERSION or type(obj.get("v")) is not int:
+        raise DecodeError("wrong_version", f"schema version must be {SCHEMA_VERSION}")
+    cls = MESSAGE_TYPES.get(obj.get("type")) if isinstance(obj.get("type"), str) else None
+    if cls is None:
+        raise DecodeError("unknown_type", "unknown message type")
+    if expected is not None and cls is not expected:
+        raise DecodeError("unexpected_type", f"expected {expected.__name__}")
+    return decode(cls, obj), obj
 
 
 def _guess_batch_id(body: bytes) -> str:
@@ -135,7 +184,7 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
         return v
     v.signed = True
     try:
-        msg = decode_message(body, EXPECTED[v.channel])
+        msg, obj = decode_body(body, EXPECTED[v.channel])
     except DecodeError as exc:
         v.reason, v.detail = exc.reason, exc.detail
         if v.channel == "punches":
@@ -151,7 +200,7 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
         if any(e.project_code != reg.project_code for e in msg.entries):
             v.reason, v.detail = "project_mismatch", "entry project_code differs from the registration"
             return v
-        v.rows = entry_rows(msg, received_at, json.loads(body)["entries"])
+        v.rows = entry_rows(msg, received_at, obj["entries"])
     elif isinstance(msg, RosterChange) and msg.project_code != reg.project_code:
         v.reason, v.detail = "project_mismatch", "roster project_code differs from the registration"
     return v

@@ -70,11 +70,13 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def _no_duplicates(pairs):
-    obj = {}
-    for k, v in pairs:
-        if k in obj:
-            raise DecodeError("duplicate_key", f"key {k!r} appears twice")
-        obj[k] = v
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # rare: find which key, for the message
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise DecodeError("duplicate_key", f"key {k!r} appears twice")
+            seen.add(k)
     return obj
 
 

@@ -50,8 +50,19 @@ class EntryRow:
     batch_id: str
     received_at: float
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple:  # replaced below by a generated straight-line version
         return tuple(getattr(self, c) for c in LEDGER_COLUMNS)
+
+
+def _compile_as_tuple():
+    body = ", ".join(f"self.{c}" for c in LEDGER_COLUMNS)
+    env: dict = {}
+    exec(f"def as_tuple(self) -> tuple:\n    return ({body},)\n", env)  # noqa: S102 - fixed column names
+    env["as_tuple"].__doc__ = "The row's values in :data:`LEDGER_COLUMNS` order."
+    return env["as_tuple"]
+
+
+EntryRow.as_tuple = _compile_as_tuple()  # type: ignore[method-assign]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from shared_schema.chain import GENESIS_HASH
@@ -77,7 +77,25 @@ class SqlStore(Store):
         """→ (rows at gateway_id/seqs as {seq: row}, rows holding one of event_ids as {event_id: row})."""
         raise NotImplementedError
 
-    def _insert_rows(self, cur, rows: list[EntryRow]) -> set[int]:
+    def _batch_tx(self):
+        """The write transaction of one batch (the dialect may defer BEGIN to :meth:`_lock_and_fetch`)."""
+        return self._write()
+
+    def _lock_and_fetch(self, cur, gateway_id: str, seqs: list[int], event_ids: list[str], *, safe: bool = True):
+        """Lock the gateway row, then read (in a snapshot taken after the lock) the stored rows:
+        → (rx_through_seq or None if unregistered, existing {seq: row}, taken {event_id: row}).
+        With ``safe=False`` the dialect may skip the event-id lookup (``taken`` empty) if its
+        unsafe :meth:`_insert_rows` fails on a stored event id."""
+        lock = self._q(cur, self._lock_gateway_sql(), (gateway_id,))
+        if not lock:
+            return None, {}, {}
+        return (lock[0]["rx_through_seq"], *self._fetch_existing(cur, gateway_id, seqs, event_ids))
+
+    def _batch_tail(self, cur):
+        """Context for the batch's last writes (no results read); may pipeline them with COMMIT."""
+        return nullcontext()
+
+    def _insert_rows(self, cur, rows: list[EntryRow], *, safe: bool = True) -> set[int]:
         """Insert new ledger rows; return the seqs actually inserted."""
         raise NotImplementedError
 
@@ -213,15 +231,22 @@ class SqlStore(Store):
 
     # ---- ingest ---------------------------------------------------------------
     def apply_batch(self, gateway_id, batch_id, rows, now):
+        return self._apply_batch(gateway_id, batch_id, rows, now, safe=True)
+
+    def _apply_batch(self, gateway_id, batch_id, rows, now, *, safe: bool) -> BatchResult:
+        """``safe=False`` lets the dialect insert without conflict handling (faster); it must then
+        raise if a row conflicts, and the caller retries the whole batch with ``safe=True``."""
         res = BatchResult(gateway_id=gateway_id, batch_id=batch_id)
         seqs = [r.seq for r in rows]
-        needed = sorted(set(seqs) | {s - 1 for s in seqs if s > 1} | {s + 1 for s in seqs})
-        with self._write() as cur:
-            lock = self._q(cur, self._lock_gateway_sql(), (gateway_id,))
-            if not lock:
+        seqset = set(seqs)
+        needed_set = seqset | {s - 1 for s in seqset if s > 1} | {s + 1 for s in seqset}
+        needed = sorted(needed_set)
+        with self._batch_tx() as cur:
+            lock, existing, taken = self._lock_and_fetch(cur, gateway_id, needed, [r.event_id for r in rows],
+                                                          safe=safe)
+            if lock is None:
                 raise LookupError(f"gateway {gateway_id} is not registered")
-            w0 = lock[0]["rx_through_seq"]
-            existing, taken = self._fetch_existing(cur, gateway_id, needed, [r.event_id for r in rows])
+            w0 = lock
             known = {s: e["entry_hash"] for s, e in existing.items()}
             alerts: list[tuple] = []
             new: list[EntryRow] = []
@@ -257,7 +282,7 @@ class SqlStore(Store):
                     res.mismatches.append(r.seq)
                     alerts.append((gateway_id, r.seq, "chain_mismatch",
                                    f"prev_hash of seq {r.seq} does not match the hash of seq {r.seq - 1}", now))
-            inserted = self._insert_rows(cur, new) if new else set()
+            inserted = self._insert_rows(cur, new, safe=safe) if new else set()
             for r in new:
                 if r.seq not in inserted:  # lost a race on the event id with another gateway's batch
                     res.conflicts.append(r.seq)
@@ -275,23 +300,28 @@ class SqlStore(Store):
                         res.mismatches.append(r.seq + 1)
                         alerts.append((gateway_id, r.seq + 1, "chain_mismatch",
                                        f"prev_hash of seq {r.seq + 1} does not match the hash of seq {r.seq}", now))
-            self._xm(cur, "UPDATE ledger SET chain_status = ? WHERE gateway_id = ? AND seq = ?", updates)
-            self._xm(cur, "UPDATE tamper_alerts SET state = 'resolved', state_changed_at = ? "
-                          "WHERE gateway_id = ? AND seq = ? AND kind = 'chain_gap' AND state = 'open'", resolved)
-            self._xm(cur, "INSERT INTO tamper_alerts (gateway_id, seq, kind, detail, detected_at) "
-                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (gateway_id, seq, kind) DO NOTHING", alerts)
-            if res.duplicates:
-                self._bump(cur, "duplicates_dropped", len(res.duplicates))
-            if res.conflicts:
-                self._bump(cur, "seq_conflicts", len(res.conflicts))
             stored = set(existing) | set(res.new)
             w = w0
             while w + 1 in stored:
                 w += 1
-            if w > w0 and (w + 1) not in set(needed):
+            if w > w0 and (w + 1) not in needed_set:
                 w = self._extend_watermark(cur, gateway_id, w)
-            self._x(cur, "UPDATE gateways SET rx_through_seq = ?, last_seen = ? WHERE gateway_id = ?",
-                    (w, now, gateway_id))
+            # Writes whose results are not needed: one round trip where the dialect can pipeline.
+            with self._batch_tail(cur):
+                self._xm(cur, "UPDATE ledger SET chain_status = ? WHERE gateway_id = ? AND seq = ?", updates)
+                self._xm(cur, "UPDATE tamper_alerts SET state = 'resolved', state_changed_at = ? "
+                              "WHERE gateway_id = ? AND seq = ? AND kind = 'chain_gap' AND state = 'open'", resolved)
+                self._xm(cur, "INSERT INTO tamper_alerts (gateway_id, seq, kind, detail, detected_at) "
+                              "VALUES (?, ?, ?, ?, ?) ON CONFLICT (gateway_id, seq, kind) DO NOTHING", alerts)
+                bumps = [(n, k) for n, k in (("duplicates_dropped", len(res.duplicates)),
+                                             ("seq_conflicts", len(res.conflicts))) if k]
+                if bumps:
+                    self._x(cur, "INSERT INTO counters (name, value) VALUES "
+                                 + ", ".join(["(?, ?)"] * len(bumps))
+                                 + " ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
+                            [v for b in bumps for v in b])
+                self._x(cur, "UPDATE gateways SET rx_through_seq = ?, last_seen = ? WHERE gateway_id = ?",
+                        (w, now, gateway_id))
         res.acked_through_seq = w
         res.stored_ranges = seq_ranges(s for s in seqs if s in stored or s in res.conflicts)
         for a in alerts:

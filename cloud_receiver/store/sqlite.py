@@ -58,7 +58,7 @@ class SqliteStore(SqlStore):
                              "WHERE event_id IN (SELECT value FROM json_each(?))", (json.dumps(event_ids),))
         return {r["seq"]: r for r in rows}, {r["event_id"]: r for r in taken}
 
-    def _insert_rows(self, cur, rows):
+    def _insert_rows(self, cur, rows, *, safe=True):
         cur.execute("SELECT coalesce(max(ingest_no), 0) FROM ledger")
         base = cur.fetchone()[0]
         cur.executemany(_INSERT, [(*r.as_tuple(), base + i + 1) for i, r in enumerate(rows)])
