@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 from shared_schema.messages import CODE, GATEWAY_ID, MAX_BATCH_ENTRIES
-from shared_schema.typed_config import ConfigError, load
-from shared_schema.wire import MAX_PAYLOAD_BYTES, field
+from shared_schema.typed_config import ConfigError, decode_config, load_table
+from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
+
+from .drivers.config import TurnstileBase, decode_turnstiles
 
 __all__ = ["ConfigError", "EdgeConfig", "GateConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
            "SimulateConfig", "load_config"]
+# Turnstile config classes: edge_agent.drivers.config (ModbusRtuConfig, UsbRelayConfig, SimulatedConfig).
 
 PATH_LEN = 4096
 
@@ -26,6 +29,7 @@ PATH_LEN = 4096
 class GateConfig:
     id: str = field(pattern=CODE)
     direction: Literal["in", "out", "both"] = "both"
+    turnstile: str | None = field(default=None, pattern=CODE)   # id of an edge.turnstiles entry
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,23 @@ class EdgeConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
+    # into its kind's dataclass; the generic decoder only sees their id and type.
+    turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)
 
     def __post_init__(self):
         ids = [g.id for g in self.gates]
         if len(set(ids)) != len(ids):
             raise ValueError("gates: duplicate gate id")
+        known = [t.id for t in self.turnstiles]
+        if len(set(known)) != len(known):
+            raise ValueError("turnstiles: duplicate turnstile id")
+        used = [g.turnstile for g in self.gates if g.turnstile is not None]
+        for ref in used:
+            if ref not in known:
+                raise ValueError(f"gates: turnstile {ref!r} is not in turnstiles")
+        if len(set(used)) != len(used):
+            raise ValueError("gates: one turnstile is used by two gates")
         if self.sync.backoff_min_s > self.sync.backoff_max_s:
             raise ValueError("sync.backoff_min_s must be ≤ sync.backoff_max_s")
 
@@ -95,7 +111,17 @@ def _resolve(base: Path, value: str) -> str:
 def load_config(path: str | Path) -> EdgeConfig:
     """Read and validate ``[edge]``; raises :class:`ConfigError` naming the bad key."""
     path = Path(path)
-    cfg = load(EdgeConfig, path, "edge")
+    table = load_table(path, "edge")
+    turnstiles = None
+    if isinstance(table.get("turnstiles"), list):
+        try:
+            turnstiles = decode_turnstiles(table["turnstiles"], "edge.turnstiles")
+        except DecodeError as exc:
+            raise ConfigError(f"{path}: {exc.detail}") from None
+        table = {**table, "turnstiles": [{"id": t.id, "type": t.type} for t in turnstiles]}
+    cfg = decode_config(EdgeConfig, table, "edge", str(path))
+    if turnstiles is not None:
+        cfg = dataclasses.replace(cfg, turnstiles=turnstiles)
     base = path.resolve().parent
     return dataclasses.replace(
         cfg,

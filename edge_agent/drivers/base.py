@@ -1,0 +1,301 @@
+"""The turnstile driver interface, and the shared machinery of the serial relay drivers.
+
+A driver knows nothing of punches, the ledger or sync. The gate controller
+calls :meth:`Turnstile.open` (one pulse, only after a punch is committed),
+polls :meth:`Turnstile.read_inputs` (levels; it detects edges itself) and
+reads :meth:`Turnstile.health` for the heartbeat. Every serial driver also
+uses ``read_inputs()`` as its liveness tick: it reconnects a vanished port and
+re-sends any OFF that was not confirmed.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["in", "out"]
+HealthState = Literal["ok", "degraded", "down"]
+DOWN_AFTER_FAILURES = 3   # consecutive failed operations before a reachable port counts as down
+
+
+class TurnstileError(RuntimeError):
+    """An operation did not complete (after its bounded retries); ``health()`` says more."""
+
+
+@dataclass(frozen=True)
+class TurnstileInputs:
+    """Sensor levels at the time of the read. ``None`` means this driver has no such sensor
+    (it is *unknown*, not "inactive"): e.g. a USB relay board has no inputs at all."""
+    passage_in: bool | None
+    passage_out: bool | None
+    fault: bool | None
+
+
+@dataclass(frozen=True)
+class DriverHealth:
+    state: HealthState
+    detail: str
+    since: float            # time.time() when this state was entered
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "detail": self.detail, "since": self.since}
+
+
+class Turnstile(abc.ABC):
+    """One physical turnstile (one or two directions)."""
+
+    kind: str = ""
+    config_class: type = object         # its config dataclass (drivers.config)
+    has_passage_sensors: bool = False   # read_inputs() reports passage_in / passage_out
+    has_fault_input: bool = False       # read_inputs() reports fault
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
+        self.id: str = cfg.id
+
+    @abc.abstractmethod
+    def open(self, direction: Direction) -> None:
+        """One open pulse for ``direction``. Returns when the output is confirmed OFF again.
+        Raises :class:`TurnstileError` if the pulse was not delivered or its OFF not confirmed."""
+
+    @abc.abstractmethod
+    def read_inputs(self) -> TurnstileInputs:
+        """Current sensor levels; raises :class:`TurnstileError` when the device is unreachable."""
+
+    @abc.abstractmethod
+    def health(self) -> DriverHealth:
+        """Cheap, never blocks on I/O."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Best effort: outputs OFF, port closed. Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def check_direction(direction: str) -> None:
+    if direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+
+
+class HealthTracker:
+    def __init__(self, name: str, state: HealthState, detail: str, clock: Callable[[], float] = time.time):
+        self.name = name
+        self._clock = clock
+        self._health = DriverHealth(state, detail, clock())
+
+    def get(self) -> DriverHealth:
+        return self._health
+
+    def set(self, state: HealthState, detail: str) -> None:
+        old = self._health
+        if old.state == state and old.detail == detail:
+            return
+        since = old.since if old.state == state else self._clock()
+        self._health = DriverHealth(state, detail, since)
+        if old.state != state:
+            level = logging.INFO if state == "ok" else logging.WARNING
+            log.log(level, "turnstile %s: %s -> %s (%s)", self.name, old.state, state, detail)
+
+
+class PortError(Exception):
+    """The serial port is missing, cannot be opened, or failed: drop it and reconnect."""
+
+
+class LinkError(Exception):
+    """The port is fine but the device gave no (valid) answer."""
+
+
+class SerialRelayTurnstile(Turnstile):
+    """Connection, bounded retries, reconnection, guaranteed OFF and health for relay drivers.
+
+    Subclasses implement the four ``_port_*`` / ``_set_output`` hooks; each is one
+    attempt and raises :class:`PortError` or :class:`LinkError`.
+    Outputs whose OFF is not confirmed stay in ``pending_off`` and are retried before
+    every later operation and on every (re)connect; while any is pending, health is
+    ``down``: a relay must never be left latched open unnoticed.
+    """
+
+    def __init__(self, cfg: Any, *, sleep: Callable[[float], None] = time.sleep):
+        super().__init__(cfg)
+        self._sleep = sleep
+        self._bus = threading.RLock()          # one exchange on the line at a time
+        self._pulse = threading.Lock()         # one pulse at a time
+        self._connected = False
+        self._next_connect = 0.0
+        self._failures = 0
+        self._closed = False
+        self.pending_off: set[int] = set()
+        self._tracker = HealthTracker(cfg.id, "down", "not connected yet")
+        with self._bus:
+            try:
+                self._connect()
+            except PortError as exc:
+                self._tracker.set("down", f"port {cfg.port} unavailable: {exc}")
+
+    # ---- hooks -------------------------------------------------------------
+    @abc.abstractmethod
+    def _port_open(self) -> None: ...
+
+    @abc.abstractmethod
+    def _port_close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _set_output(self, output: int, on: bool) -> None: ...
+
+    @abc.abstractmethod
+    def _output_for(self, direction: Direction) -> int: ...
+
+    @abc.abstractmethod
+    def _all_outputs(self) -> tuple[int, ...]: ...
+
+    def _port_check(self) -> None:
+        """Cheap check that the open port is still there (raise PortError if not)."""
+
+    # ---- machinery ---------------------------------------------------------
+    def _connect(self) -> None:
+        self._next_connect = time.monotonic() + self.cfg.reconnect_interval_s
+        self._port_open()
+        self._connected = True
+        log.info("turnstile %s: connected on %s", self.id, self.cfg.port)
+        # Safe state on every (re)connect: the relay may have been left ON across an unplug.
+        self.pending_off.update(self._all_outputs())
+        self._settle_pending(raise_on_failure=False)
+        if not self.pending_off:
+            self._ok()
+
+    def _drop(self, exc: Exception) -> None:
+        if self._connected:
+            log.warning("turnstile %s: port %s lost: %s", self.id, self.cfg.port, exc)
+        self._connected = False
+        try:
+            self._port_close()
+        except Exception:  # noqa: BLE001 - closing a dead port may fail in many ways
+            log.debug("turnstile %s: close after failure", self.id, exc_info=True)
+        self._tracker.set("down", f"port {self.cfg.port} unavailable: {exc}")
+
+    def _ok(self) -> None:
+        self._failures = 0
+        if self.pending_off:
+            self._latched_health()
+        else:
+            self._tracker.set("ok", f"connected on {self.cfg.port}")
+
+    def _latched_health(self) -> None:
+        outs = ", ".join(str(o) for o in sorted(self.pending_off))
+        self._tracker.set("down", f"output {outs} may be stuck ON: OFF not confirmed (retrying)")
+
+    def _io(self, fn: Callable[[], Any], what: str) -> Any:
+        """Run one exchange with at most 1 + cfg.retries attempts; reconnects when due."""
+        last: Exception | None = None
+        for attempt in range(1 + self.cfg.retries):
+            if self._closed:
+                raise TurnstileError(f"turnstile {self.id} is closed")
+            if not self._connected:
+                if time.monotonic() < self._next_connect and attempt == 0 and last is None:
+                    last = PortError(f"{self._tracker.get().detail}; next reconnect attempt pending")
+                    break
+                try:
+                    self._connect()
+                except PortError as exc:
+                    self._drop(exc)
+                    last = exc
+                    break     # the port is not there: retrying now would not help
+            try:
+                result = fn()
+            except PortError as exc:
+                self._drop(exc)
+                last = exc
+                continue
+            except LinkError as exc:
+                last = exc
+                log.debug("turnstile %s: %s attempt %d failed: %s", self.id, what, attempt + 1, exc)
+                continue
+            self._failures = 0
+            return result
+        self._failures += 1
+        if self._connected:
+            state = "degraded" if self._failures < DOWN_AFTER_FAILURES else "down"
+            self._tracker.set(state, f"{what}: {last}")
+        if self.pending_off:
+            self._latched_health()
+        raise TurnstileError(f"turnstile {self.id}: {what} failed: {last}")
+
+    def _settle_pending(self, raise_on_failure: bool) -> None:
+        for out in sorted(self.pending_off):
+            try:
+                self._io(lambda out=out: self._set_output(out, False), f"OFF output {out}")
+            except TurnstileError:
+                if raise_on_failure:
+                    raise
+                return
+            self.pending_off.discard(out)
+            log.debug("turnstile %s: output %s confirmed OFF", self.id, out)
+        if self._connected and self._failures == 0:
+            self._ok()
+
+    # ---- interface ---------------------------------------------------------
+    def open(self, direction: Direction) -> None:
+        check_direction(direction)
+        out = self._output_for(direction)
+        with self._pulse:
+            with self._bus:
+                self._settle_pending(raise_on_failure=True)   # never pulse on top of a stuck relay
+                try:
+                    self._io(lambda: self._set_output(out, True), f"ON output {out}")
+                except TurnstileError:
+                    self.pending_off.add(out)                 # the ON may have landed anyway
+                    self._settle_pending(raise_on_failure=False)
+                    raise
+                t_on = time.monotonic()
+            try:
+                remaining = self.cfg.pulse_ms / 1000.0 - (time.monotonic() - t_on)
+                if remaining > 0:
+                    self._sleep(remaining)   # bus released: inputs can be polled meanwhile
+            finally:
+                with self._bus:
+                    self.pending_off.add(out)
+                    self._settle_pending(raise_on_failure=True)
+
+    def health(self):
+        return self._tracker.get()
+
+    def _tick(self) -> None:
+        """Reconnect when due, notice a vanished port, retry pending OFFs."""
+        if self._connected:
+            try:
+                self._port_check()
+            except PortError as exc:
+                self._drop(exc)
+        if not self._connected and time.monotonic() >= self._next_connect:
+            try:
+                self._connect()
+            except PortError as exc:
+                self._drop(exc)
+        if self._connected and self.pending_off:
+            self._settle_pending(raise_on_failure=False)
+
+    def close(self) -> None:
+        with self._bus:
+            if self._closed:
+                return
+            if self._connected:
+                self.pending_off.update(self._all_outputs())
+                self._settle_pending(raise_on_failure=False)
+            self._closed = True
+            self._connected = False
+            try:
+                self._port_close()
+            except Exception:  # noqa: BLE001
+                log.debug("turnstile %s: close", self.id, exc_info=True)
+            self._tracker.set("down", "closed")

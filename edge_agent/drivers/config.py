@@ -1,0 +1,117 @@
+"""Typed configuration of the turnstiles: a tagged union on ``type``.
+
+``[[edge.turnstiles]]`` entries are decoded by reading ``type`` first and then
+decoding the whole entry strictly into the matching dataclass, so an unknown or
+misspelt key is an error naming it (``edge.turnstiles[0]: unknown field 'baud'``).
+Every kind extends :class:`TurnstileBase` (``id``, ``type``).
+No hardware library is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared_schema.messages import CODE
+from shared_schema.wire import DecodeError, decode, field
+
+PORT_LEN = 4096
+Kind = Literal["modbus_rtu", "usb_relay", "simulated"]
+BAUDRATES = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+
+
+@dataclass(frozen=True)
+class TurnstileBase:
+    id: str = field(pattern=CODE)
+    type: Kind = field()
+
+
+@dataclass(frozen=True)
+class ModbusRtuConfig(TurnstileBase):
+    type: Literal["modbus_rtu"] = "modbus_rtu"
+    port: str = field(default="/dev/ttyUSB0", max_len=PORT_LEN)
+    baudrate: BAUDRATES = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    device_id: int = field(default=1, min=1, max=247)
+    coil_open_in: int = field(default=0, min=0, max=65535)
+    coil_open_out: int = field(default=1, min=0, max=65535)
+    pulse_ms: int = field(default=500, min=50, max=10000)
+    input_passage_in: int = field(default=0, min=0, max=65535)
+    input_passage_out: int = field(default=1, min=0, max=65535)
+    input_fault: int = field(default=2, min=0, max=65535)
+    passage_contact: Literal["no", "nc"] = "no"
+    fault_contact: Literal["no", "nc", "none"] = "nc"
+    timeout_ms: int = field(default=300, min=20, max=10000)
+    retries: int = field(default=2, min=0, max=10)
+    reconnect_interval_s: float = field(default=2.0, min=0.05, max=600.0)
+
+    def __post_init__(self):
+        if self.coil_open_in == self.coil_open_out:
+            raise ValueError("coil_open_in and coil_open_out must differ")
+        used = [self.input_passage_in, self.input_passage_out]
+        if self.fault_contact != "none":
+            used.append(self.input_fault)
+        if len(set(used)) != len(used):
+            raise ValueError("input_passage_in, input_passage_out and input_fault must differ")
+        if max(used) - min(used) >= 2000:
+            raise ValueError("the inputs must lie within 2000 addresses (one function 02 read)")
+
+
+@dataclass(frozen=True)
+class UsbRelayConfig(TurnstileBase):
+    type: Literal["usb_relay"] = "usb_relay"
+    port: str = field(default="/dev/ttyUSB0", max_len=PORT_LEN)
+    baudrate: BAUDRATES = 9600
+    channels: int = field(default=2, min=1, max=16)
+    channel_open_in: int = field(default=1, min=1, max=16)
+    channel_open_out: int = field(default=2, min=1, max=16)
+    pulse_ms: int = field(default=500, min=50, max=10000)
+    write_timeout_ms: int = field(default=300, min=20, max=10000)
+    retries: int = field(default=2, min=0, max=10)
+    reconnect_interval_s: float = field(default=2.0, min=0.05, max=600.0)
+
+    def __post_init__(self):
+        if self.channel_open_in == self.channel_open_out:
+            raise ValueError("channel_open_in and channel_open_out must differ")
+        if max(self.channel_open_in, self.channel_open_out) > self.channels:
+            raise ValueError("channel_open_in / channel_open_out must be ≤ channels")
+
+
+@dataclass(frozen=True)
+class SimulatedConfig(TurnstileBase):
+    type: Literal["simulated"] = "simulated"
+    passage_delay_ms: int = field(default=1200, min=0, max=600000)
+    passage_ms: int = field(default=400, min=10, max=60000)
+    turn_back_probability: float = field(default=0.0, min=0.0, max=1.0)
+    tailgate_probability: float = field(default=0.0, min=0.0, max=1.0)
+    fault: bool = False
+    seed: int = field(default=0, min=0)
+
+
+# The tagged union: ``type`` value -> config dataclass (the drivers' REGISTRY mirrors it).
+KINDS: dict[str, type[TurnstileBase]] = {
+    "modbus_rtu": ModbusRtuConfig,
+    "usb_relay": UsbRelayConfig,
+    "simulated": SimulatedConfig,
+}
+
+
+def decode_turnstile(obj: Any, path: str = "turnstile") -> TurnstileBase:
+    """Read ``type`` first, then decode the entry strictly into that kind's dataclass."""
+    if not isinstance(obj, dict):
+        raise DecodeError("wrong_type", f"{path} must be a table")
+    if "type" not in obj:
+        raise DecodeError("missing_field", f"missing field '{path}.type'")
+    kind = obj["type"]
+    if not isinstance(kind, str) or kind not in KINDS:
+        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "this value"
+        raise DecodeError("bad_value", f"{path}.type: unknown turnstile type {shown} "
+                                       f"(one of {', '.join(sorted(KINDS))})")
+    return decode(KINDS[kind], obj, path)
+
+
+def decode_turnstiles(items: Any, path: str = "turnstiles") -> tuple[TurnstileBase, ...]:
+    if not isinstance(items, list):
+        raise DecodeError("wrong_type", f"{path} must be a list")
+    return tuple(decode_turnstile(item, f"{path}[{i}]") for i, item in enumerate(items))
