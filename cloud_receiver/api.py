@@ -1,6 +1,9 @@
 """Read-only HTTP API (aiohttp). ``Authorization: Bearer <token>`` on everything but
 ``/api/v1/health``. Store calls run in the default executor, never on the event loop.
-Punch listings show ``worker_ref`` only: ID numbers never leave through this API."""
+Punch listings show ``worker_ref`` only: ID numbers never leave through this API.
+Each listed punch carries ``passage``: ``"not_passed"`` when the gateway later recorded that
+nobody passed (a ``not_passed`` gate event referring to it), else ``null``. Gate events
+(tailgating, door held, manual releases, faults...) are listed by ``/api/v1/gate-events``."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import time
 from functools import partial
 
 from aiohttp import web
+
+from shared_schema.messages import EVENT_KINDS
 
 from .store import Store
 
@@ -64,6 +69,13 @@ def _paging(request, max_size: int) -> tuple[int, int]:
     return limit, offset
 
 
+def _check_date(date: str) -> None:
+    try:
+        _dt.date.fromisoformat(date)
+    except ValueError:
+        raise _bad("date is not a calendar date") from None
+
+
 def _gateway_view(g: dict, silent_after_s: float, now: float) -> dict:
     last = g.get("last_seen")
     return {
@@ -107,16 +119,33 @@ async def punches(request):
         raise _bad("bad project code")
     if not DATE_RE.fullmatch(date):
         raise _bad("date=YYYY-MM-DD is required")
-    try:
-        _dt.date.fromisoformat(date)
-    except ValueError:
-        raise _bad("date is not a calendar date") from None
+    _check_date(date)
     limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
     rows = await _run(request, request.app[STORE_KEY].punches, code, date, limit, offset)
     for r in rows:
         r["received_at"] = _iso(r["received_at"])
     return web.json_response({"project_code": code, "date": date, "limit": limit, "offset": offset,
                               "punches": rows})
+
+
+async def gate_events(request):
+    gid = request.query.get("gateway_id") or None
+    date = request.query.get("date") or None
+    kind = request.query.get("kind") or None
+    if gid is not None and not CODE_RE.fullmatch(gid):
+        raise _bad("bad gateway id")
+    if date is not None:
+        if not DATE_RE.fullmatch(date):
+            raise _bad("date must be YYYY-MM-DD")
+        _check_date(date)
+    if kind is not None and kind not in EVENT_KINDS:
+        raise _bad(f"kind must be one of {', '.join(EVENT_KINDS)}")
+    limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
+    rows = await _run(request, request.app[STORE_KEY].gate_events, gid, date, kind, limit, offset)
+    for r in rows:
+        r["received_at"] = _iso(r["received_at"])
+    return web.json_response({"gateway_id": gid, "date": date, "kind": kind, "limit": limit, "offset": offset,
+                              "gate_events": rows})
 
 
 async def alerts(request):
@@ -148,6 +177,7 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
         web.get("/api/v1/gateways", gateways),
         web.get("/api/v1/gateways/{gateway_id}", gateway),
         web.get("/api/v1/projects/{code}/punches", punches),
+        web.get("/api/v1/gate-events", gate_events),
         web.get("/api/v1/alerts", alerts),
         web.get("/api/v1/stats", stats),
     ])

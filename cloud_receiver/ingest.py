@@ -130,7 +130,8 @@ def entry_rows(batch: PunchBatch, received_at: float, wire_entries: list | None 
         e.gateway_id, e.seq, e.event_id, e.type, e.project_code, e.gate_id, e.prev_hash, h,
         e.device_time, local_date(e.device_time), e.monotonic_ns, e.boot_id, e.direction, e.worker_ref,
         e.kind, e.match_score, e.liveness_score, e.liveness_cue, e.snapshot_ref, e.reject_reason,
-        e.manual_reason, e.operator, "pending", batch_id, received_at) for e, h in zip(entries, hashes)]
+        e.manual_reason, e.operator, e.event_kind, e.ref_seq, "pending", batch_id, received_at)
+        for e, h in zip(entries, hashes)]
 
 
 def decode_body(body: bytes, expected: type | None = None) -> tuple[Any, Any]:

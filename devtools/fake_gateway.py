@@ -1,6 +1,6 @@
 """A synthetic gateway built from shared_schema only (never edge_agent): signed,
-hash-chained batches, heartbeats, status and roster messages for the receiver's
-tests and the ingest benchmark."""
+hash-chained batches (punches, rejected attempts, gate events), heartbeats, status
+and roster messages for the receiver's tests and the ingest benchmark."""
 
 from __future__ import annotations
 
@@ -33,24 +33,37 @@ class FakeGateway:
         store.register_gateway(self.gateway_id, self.public_hex, self.project_code, "TestVendor", "site-A",
                                now=time.time(), **kw)
 
+    def _append(self, **fields) -> LedgerEntry:
+        seq = len(self.entries) + 1
+        prev = entry_hash(self.entries[-1]) if self.entries else GENESIS_HASH
+        base = dict(event_id=uuid.uuid4().hex, gateway_id=self.gateway_id, project_code=self.project_code,
+                    gate_id="gate-1", seq=seq, prev_hash=prev,
+                    device_time=format_utc(T0 + dt.timedelta(seconds=seq)), monotonic_ns=seq * 1_000_000,
+                    boot_id=BOOT, direction="in" if seq % 2 else "out", worker_ref=None, kind=None,
+                    match_score=None, liveness_score=None, liveness_cue=None, snapshot_ref=None,
+                    reject_reason=None, manual_reason=None, operator=None, event_kind=None, ref_seq=None)
+        e = LedgerEntry(**{**base, **fields})
+        self.entries.append(e)
+        return e
+
     def add(self, n: int, *, rejected_every: int = 0) -> list[LedgerEntry]:
         out = []
         for _ in range(n):
             seq = len(self.entries) + 1
-            prev = entry_hash(self.entries[-1]) if self.entries else GENESIS_HASH
-            rejected = bool(rejected_every) and seq % rejected_every == 0
-            e = LedgerEntry(
-                type="rejected" if rejected else "punch", event_id=uuid.uuid4().hex, gateway_id=self.gateway_id,
-                project_code=self.project_code, gate_id="gate-1", seq=seq, prev_hash=prev,
-                device_time=format_utc(T0 + dt.timedelta(seconds=seq)), monotonic_ns=seq * 1_000_000,
-                boot_id=BOOT, direction="in" if seq % 2 else "out",
-                worker_ref=None if rejected else f"W{seq % 50:04d}", kind=None if rejected else "work",
-                match_score=None if rejected else 0.93, liveness_score=0.99, liveness_cue="blink",
-                snapshot_ref=None, reject_reason="no_match" if rejected else None, manual_reason=None,
-                operator=None)
-            self.entries.append(e)
+            if rejected_every and seq % rejected_every == 0:
+                e = self._append(type="rejected", liveness_score=0.99, liveness_cue="blink",
+                                 reject_reason="no_match")
+            else:
+                e = self._append(type="punch", worker_ref=f"W{seq % 50:04d}", kind="work", match_score=0.93,
+                                 liveness_score=0.99, liveness_cue="blink")
             out.append(e)
         return out
+
+    def add_event(self, event_kind: str, *, ref_seq: int | None = None, direction: str | None = None,
+                  operator: str | None = None, reason: str | None = None) -> LedgerEntry:
+        """Append one gate event (e.g. ``add_event("not_passed", ref_seq=3)``) to the chain."""
+        return self._append(type="gate_event", event_kind=event_kind, ref_seq=ref_seq, direction=direction,
+                            operator=operator, manual_reason=reason)
 
     def batch(self, entries, batch_id: str | None = None) -> PunchBatch:
         return PunchBatch(v=1, type="punch_batch", gateway_id=self.gateway_id, batch_id=batch_id or uuid.uuid4().hex,

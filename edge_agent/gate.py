@@ -6,6 +6,13 @@ pipeline later) builds a :class:`GateDecision` and calls
 punch may open the turnstile (``opener``, supplied by the turnstile driver
 issue); then the sync is told so the entry goes out live, ahead of any backlog.
 If the commit fails, the exception propagates and the gate stays shut.
+
+What the gate observes afterwards (nobody passed, tailgating, door held, faults)
+is recorded with :meth:`GateRecorder.record_event`: a ``gate_event`` entry that
+may refer to the punch it is about (``ref_seq``) and never opens anything. A
+manual release (fire/emergency, supervisor override) goes through
+:meth:`GateRecorder.manual_release`: the event, with who and why, is committed
+*before* the turnstile is told to open.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from shared_schema.messages import LedgerEntry
+from shared_schema.messages import EVENT_KINDS, LedgerEntry
 
 from .ledger import PunchLedger
 
@@ -60,13 +67,67 @@ class GateRecorder:
 
     def record(self, decision: GateDecision) -> LedgerEntry:
         entry = self.ledger.append(**dataclasses.asdict(decision))   # durable from here on
-        for fn in self._committed:
-            fn(entry)
+        self._committed_hooks(entry)
         if entry.type == "punch" and self.opener is not None:
             try:
                 self.opener(entry.gate_id, entry.direction)
             except Exception:  # the record stands; a failed opening is the driver's alarm
                 log.exception("turnstile did not open for seq %s", entry.seq)
+        self._live_hooks(entry)
+        return entry
+
+    def record_event(self, gate_id: str, event_kind: str, *, direction: str | None = None,
+                     ref_seq: int | None = None, operator: str | None = None,
+                     reason: str | None = None) -> LedgerEntry:
+        """Commit a ``gate_event`` (e.g. ``not_passed`` with the punch's ``ref_seq``) and send it
+        live. Never opens the turnstile; a manual release must use :meth:`manual_release`."""
+        if event_kind == "manual_release":
+            raise ValueError("a manual release goes through GateRecorder.manual_release")
+        if event_kind not in EVENT_KINDS:
+            raise ValueError(f"unknown gate event kind {event_kind!r}")
+        entry = self.ledger.append(type="gate_event", gate_id=gate_id, direction=direction,
+                                   event_kind=event_kind, ref_seq=ref_seq, operator=operator,
+                                   manual_reason=reason)
+        self._committed_hooks(entry)
+        self._live_hooks(entry)
+        return entry
+
+    def manual_release(self, gate_id: str, direction: str, operator: str, reason: str) -> LedgerEntry:
+        """Open the gate by hand (fire/emergency, supervisor override), logged with who and why.
+
+        The ``manual_release`` event is committed first, then the turnstile is opened. Fail-safe:
+        if the *ledger* fails (disk, I/O), the gate is opened anyway and the error is re-raised
+        after opening; an invalid request (no operator or no reason) raises ``ValueError`` and
+        opens nothing. An opener failure is re-raised too: the person at the gate must know.
+        """
+        try:
+            entry = self.ledger.append(type="gate_event", gate_id=gate_id, direction=direction,
+                                       event_kind="manual_release", operator=operator,
+                                       manual_reason=reason)
+        except ValueError:
+            raise
+        except Exception:
+            log.critical("manual release on gate %s NOT logged (ledger failure); opening anyway",
+                         gate_id, exc_info=True)
+            self._open(gate_id, direction)
+            raise
+        self._committed_hooks(entry)
+        try:
+            self._open(gate_id, direction)
+        finally:
+            self._live_hooks(entry)
+        log.warning("manual release gate=%s direction=%s seq=%s", gate_id, direction, entry.seq)
+        return entry
+
+    def _open(self, gate_id: str, direction: str) -> None:
+        if self.opener is None:
+            raise RuntimeError("no turnstile opener configured: cannot release the gate")
+        self.opener(gate_id, direction)
+
+    def _committed_hooks(self, entry: LedgerEntry) -> None:
+        for fn in self._committed:
+            fn(entry)
+
+    def _live_hooks(self, entry: LedgerEntry) -> None:
         for fn in self._live:
             fn(entry.seq)
-        return entry

@@ -187,13 +187,15 @@ class PunchLedger:
 
     # ---- the gate side ----------------------------------------------------------
 
-    def append(self, *, gate_id: str, direction: str, type: str = "punch",
+    def append(self, *, gate_id: str, direction: str | None, type: str = "punch",
                worker_ref: str | None = None, kind: str | None = None,
                match_score: float | None = None, liveness_score: float | None = None,
                liveness_cue: str | None = None, snapshot_ref: str | None = None,
                reject_reason: str | None = None, manual_reason: str | None = None,
-               operator: str | None = None) -> LedgerEntry:
-        """Build the next entry and COMMIT it; returns only once it is durable.
+               operator: str | None = None, event_kind: str | None = None,
+               ref_seq: int | None = None) -> LedgerEntry:
+        """Build the next entry (punch, rejected attempt or gate event) and COMMIT it;
+        returns only once it is durable.
 
         Raises ``ValueError``/``DecodeError`` for an invalid decision (nothing is
         written then, and the gate must not open).
@@ -208,7 +210,8 @@ class PunchLedger:
                 worker_ref=worker_ref, kind=kind, match_score=match_score,
                 liveness_score=liveness_score, liveness_cue=liveness_cue,
                 snapshot_ref=snapshot_ref, reject_reason=reject_reason,
-                manual_reason=manual_reason, operator=operator)
+                manual_reason=manual_reason, operator=operator, event_kind=event_kind,
+                ref_seq=ref_seq)
             wire = entry.to_wire()
             decode(LedgerEntry, wire)  # the receiver decodes strictly: never commit what it would refuse
             data = canonical_json(wire)

@@ -5,10 +5,14 @@ bytes of a message are signed as a whole (see :mod:`shared_schema.envelope`).
 Decoding is strict: see :mod:`shared_schema.wire`.
 
 A gateway's ledger is one hash chain of :class:`LedgerEntry` records, each a
-*punch* (``type="punch"``; ``kind`` work / non_work / manual) or a *rejected
-attempt* (``type="rejected"``; ``reject_reason``). Rejected attempts share the
-chain so that deleting one is as detectable as deleting a punch, but they are
-never attendance and are stored apart from punches at the receiver.
+*punch* (``type="punch"``; ``kind`` work / non_work / manual), a *rejected
+attempt* (``type="rejected"``; ``reject_reason``) or a *gate event*
+(``type="gate_event"``; ``event_kind``, e.g. ``not_passed``: nobody passed after
+the punch ``ref_seq``, or ``manual_release`` with ``operator`` and
+``manual_reason``). Rejected attempts and gate events share the chain so that
+deleting one is as detectable as deleting a punch, but they are never attendance
+and are stored apart from punches at the receiver. A committed entry is never
+changed: a gate event *about* a punch is a later entry that refers to its seq.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ CODE = r"^[A-Za-z0-9_.-]{1,64}$"
 GATEWAY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_BATCH_ENTRIES = 1000
 MAX_SEQ = 2**62  # fits a PostgreSQL bigint with room to spare
+EventKind = Literal["not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared"]
+EVENT_KINDS: tuple[str, ...] = ("not_passed", "tailgating", "door_held", "manual_release", "fault",
+                                "fault_cleared")
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One record of a gateway's ledger: a punch or a rejected attempt."""
+    """One record of a gateway's ledger: a punch, a rejected attempt or a gate event."""
 
-    type: Literal["punch", "rejected"]
+    type: Literal["punch", "rejected", "gate_event"]
     event_id: str = field(pattern=EVENT_ID)             # uuid4 hex, globally unique
     gateway_id: str = field(pattern=GATEWAY_ID)
     project_code: str = field(pattern=CODE)             # site / project code (national projectCode)
@@ -42,7 +49,7 @@ class LedgerEntry:
     device_time: str = field(utc=True)                  # gateway wall clock, UTC
     monotonic_ns: int = field(min=0, max=2**63 - 1)     # CLOCK_MONOTONIC at the decision
     boot_id: str = field(pattern=r"^[0-9a-f-]{8,64}$")  # which boot the monotonic reading belongs to
-    direction: Literal["in", "out"]
+    direction: Literal["in", "out"] | None             # None only on a gate event
     worker_ref: str | None = field(pattern=CODE)        # roster worker reference; None if unknown
     kind: Literal["work", "non_work", "manual"] | None
     match_score: float | None = field(min=0.0, max=1.0)
@@ -50,27 +57,52 @@ class LedgerEntry:
     liveness_cue: str | None = field(max_len=64)        # the cue that decided liveness
     snapshot_ref: str | None = field(max_len=128)       # capture kept on the gateway (hash/file ref)
     reject_reason: str | None = field(max_len=64)       # rejected attempts only
-    manual_reason: str | None = field(max_len=256)      # manual (补卡) punches only
-    operator: str | None = field(max_len=64)            # who made a manual punch
+    manual_reason: str | None = field(max_len=256)      # why: manual (补卡) punch / manual release
+    operator: str | None = field(max_len=64)            # who: manual punch / manual release
+    event_kind: EventKind | None                        # gate events only
+    ref_seq: int | None = field(min=1, max=MAX_SEQ)     # gate events: the punch the event is about
 
     def __post_init__(self):
-        if self.type == "punch":
-            if self.kind is None:
-                raise ValueError("a punch needs a kind")
-            if self.worker_ref is None:
-                raise ValueError("a punch needs a worker_ref")
-            if self.reject_reason is not None:
-                raise ValueError("a punch has no reject_reason")
+        t = self.type
+        if t == "gate_event":
+            self._check_gate_event()
         else:
-            if self.kind is not None:
-                raise ValueError("a rejected attempt has no kind")
-            if not self.reject_reason:
-                raise ValueError("a rejected attempt needs a reject_reason")
-        if self.kind == "manual":
+            if self.direction is None:
+                raise ValueError("a punch or rejected attempt needs a direction")
+            if self.event_kind is not None or self.ref_seq is not None:
+                raise ValueError("event_kind/ref_seq only on gate events")
+            if t == "punch":
+                if self.kind is None:
+                    raise ValueError("a punch needs a kind")
+                if self.worker_ref is None:
+                    raise ValueError("a punch needs a worker_ref")
+                if self.reject_reason is not None:
+                    raise ValueError("a punch has no reject_reason")
+            else:
+                if self.kind is not None:
+                    raise ValueError("a rejected attempt has no kind")
+                if not self.reject_reason:
+                    raise ValueError("a rejected attempt needs a reject_reason")
+        if self.kind == "manual" or self.event_kind == "manual_release":
             if not self.manual_reason or not self.operator:
-                raise ValueError("a manual punch needs manual_reason and operator")
+                what = "punch" if self.kind == "manual" else "release"
+                raise ValueError(f"a manual {what} needs manual_reason and operator")
         elif self.manual_reason is not None or self.operator is not None:
-            raise ValueError("manual_reason/operator only on manual punches")
+            raise ValueError("manual_reason/operator only on manual punches and manual releases")
+
+    def _check_gate_event(self) -> None:
+        if self.event_kind is None:
+            raise ValueError("a gate event needs an event_kind")
+        if self.kind is not None or self.reject_reason is not None:
+            raise ValueError("a gate event has no kind or reject_reason")
+        if self.match_score is not None or self.liveness_score is not None:
+            raise ValueError("a gate event has no match/liveness scores")
+        ek, ref = self.event_kind, self.ref_seq
+        if ek == "not_passed":
+            if ref is None or ref >= self.seq:
+                raise ValueError("a not_passed event needs ref_seq < seq (the earlier punch)")
+        elif ref is not None and (ek != "tailgating" or ref >= self.seq):
+            raise ValueError("ref_seq only on not_passed/tailgating events, and < seq")
 
     def to_wire(self) -> dict:
         return to_wire(self)

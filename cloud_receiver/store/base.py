@@ -16,7 +16,7 @@ LEDGER_COLUMNS = (
     "gateway_id", "seq", "event_id", "type", "project_code", "gate_id", "prev_hash", "entry_hash",
     "device_time", "device_date", "monotonic_ns", "boot_id", "direction", "worker_ref", "kind",
     "match_score", "liveness_score", "liveness_cue", "snapshot_ref", "reject_reason",
-    "manual_reason", "operator", "chain_status", "batch_id", "received_at",
+    "manual_reason", "operator", "event_kind", "ref_seq", "chain_status", "batch_id", "received_at",
 )
 
 
@@ -36,7 +36,7 @@ class EntryRow:
     device_date: str
     monotonic_ns: int
     boot_id: str
-    direction: str
+    direction: str | None
     worker_ref: str | None
     kind: str | None
     match_score: float | None
@@ -46,6 +46,8 @@ class EntryRow:
     reject_reason: str | None
     manual_reason: str | None
     operator: str | None
+    event_kind: str | None
+    ref_seq: int | None
     chain_status: str
     batch_id: str
     received_at: float
@@ -164,6 +166,11 @@ class Store(abc.ABC):
     # ---- queries
     @abc.abstractmethod
     def punches(self, project_code: str, date: str, limit: int, offset: int) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def gate_events(self, gateway_id: str | None, date: str | None, kind: str | None, limit: int,
+                    offset: int) -> list[dict]:
+        """Gate events (not punches), optionally of one gateway / device date / event kind."""
 
     @abc.abstractmethod
     def alerts(self, state: str | None, gateway_id: str | None, limit: int, offset: int) -> list[dict]: ...

@@ -39,6 +39,16 @@ GATEWAY_COLS = ("gateway_id, public_key, project_code, site, vendor, registered_
 PUNCH_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, direction, worker_ref, "
               "kind, match_score, liveness_score, liveness_cue, snapshot_ref, manual_reason, operator, "
               "chain_status, received_at")
+GATE_EVENT_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, device_date, event_kind, "
+                   "ref_seq, direction, worker_ref, liveness_cue, snapshot_ref, manual_reason, operator, "
+                   "chain_status, received_at")
+# A punch's passage: "not_passed" when a not_passed gate event of its gateway refers to it
+# (index ledger_gate_event_ref); NULL otherwise.
+_PASSAGE = ("CASE WHEN EXISTS (SELECT 1 FROM ledger g WHERE g.type = 'gate_event' AND g.gateway_id = p.gateway_id "
+            "AND g.ref_seq = p.seq AND g.event_kind = 'not_passed') THEN 'not_passed' END AS passage")
+_PUNCHES_SQL = (f"SELECT {', '.join('p.' + c for c in PUNCH_COLS.split(', '))}, {_PASSAGE} FROM punches p "
+                "WHERE p.project_code = ? AND p.device_date = ? "
+                "ORDER BY p.device_time, p.gateway_id, p.seq LIMIT ? OFFSET ?")
 
 
 def _fix(row: dict) -> dict:
@@ -413,9 +423,17 @@ class SqlStore(Store):
 
     # ---- queries -----------------------------------------------------------------
     def punches(self, project_code, date, limit, offset):
-        return self._read(f"SELECT {PUNCH_COLS} FROM punches WHERE project_code = ? AND device_date = ? "
-                          "ORDER BY device_time, gateway_id, seq LIMIT ? OFFSET ?",
-                          (project_code, date, limit, offset))
+        return self._read(_PUNCHES_SQL, (project_code, date, limit, offset))
+
+    def gate_events(self, gateway_id, date, kind, limit, offset):
+        where, params = [], []
+        for col, value in (("gateway_id", gateway_id), ("device_date", date), ("event_kind", kind)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                params.append(value)
+        sql = (f"SELECT {GATE_EVENT_COLS} FROM gate_events" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY device_time, gateway_id, seq LIMIT ? OFFSET ?")
+        return self._read(sql, (*params, limit, offset))
 
     def alerts(self, state, gateway_id, limit, offset):
         where, params = [], []
@@ -450,6 +468,7 @@ class SqlStore(Store):
         return {
             "punches": counts.get("punch", 0),
             "rejected_attempts": counts.get("rejected", 0),
+            "gate_events": counts.get("gate_event", 0),
             "duplicates_dropped": c.get("duplicates_dropped", 0),
             "seq_conflicts": c.get("seq_conflicts", 0),
             "rejected": {k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("rejected:")},

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from shared_schema.chain import GENESIS_HASH, entry_hash
 from shared_schema.messages import (BatchAck, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
-                                    RosterChange)
+                                    RosterChange, replace)
 from shared_schema.wire import format_utc
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,10 +55,13 @@ dates = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2099, 12, 31))
 
 # ---- ledger entries -----------------------------------------------------------------
 
+GATE_EVENT_KINDS = ["not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared"]
+
+
 @st.composite
 def ledger_entries(draw, *, gateway_id: str | None = None, seq: int | None = None,
                    prev_hash: str | None = None) -> LedgerEntry:
-    entry_type = draw(st.sampled_from(["punch", "rejected"]))
+    entry_type = draw(st.sampled_from(["punch", "rejected", "gate_event"]))
     common = dict(
         type=entry_type,
         event_id=draw(hex32),
@@ -76,6 +79,9 @@ def ledger_entries(draw, *, gateway_id: str | None = None, seq: int | None = Non
         liveness_cue=draw(st.none() | texts(64)),
         snapshot_ref=draw(st.none() | texts(128)),
     )
+    if entry_type == "gate_event":
+        return _gate_event(draw, common)
+    common.update(event_kind=None, ref_seq=None)
     if entry_type == "punch":
         kind = draw(st.sampled_from(["work", "non_work", "manual"]))
         manual = kind == "manual"
@@ -87,12 +93,45 @@ def ledger_entries(draw, *, gateway_id: str | None = None, seq: int | None = Non
                        reject_reason=draw(texts(64, 1)), manual_reason=None, operator=None)
 
 
+def _gate_event(draw, common: dict) -> LedgerEntry:
+    """Gate events: event_kind; no kind / reject_reason / scores; direction optional;
+    ``not_passed`` refers to an earlier seq, ``tailgating`` may; a manual release says who and why."""
+    seq = common["seq"]
+    kinds = GATE_EVENT_KINDS if seq > 1 else [k for k in GATE_EVENT_KINDS if k != "not_passed"]
+    event_kind = draw(st.sampled_from(kinds))
+    earlier = st.integers(1, seq - 1) if seq > 1 else st.nothing()
+    if event_kind == "not_passed":
+        ref_seq = draw(earlier)
+    elif event_kind == "tailgating" and seq > 1:
+        ref_seq = draw(st.none() | earlier)
+    else:
+        ref_seq = None
+    release = event_kind == "manual_release"
+    common.update(direction=draw(st.none() | st.sampled_from(["in", "out"])), match_score=None,
+                  liveness_score=None)
+    return LedgerEntry(**common, worker_ref=draw(st.none() | codes), kind=None, reject_reason=None,
+                       manual_reason=draw(texts(256, 1)) if release else None,
+                       operator=draw(texts(64, 1)) if release else None,
+                       event_kind=event_kind, ref_seq=ref_seq)
+
+
+def reseq(e: LedgerEntry, seq: int, **changes) -> LedgerEntry:
+    """``replace(e, seq=seq, ...)`` that keeps a gate event valid: a ``ref_seq`` must stay
+    below ``seq`` (else it becomes ``seq - 1``; a ``not_passed`` at seq 1 becomes ``door_held``)."""
+    ref, kind = e.ref_seq, e.event_kind
+    if ref is not None and ref >= seq:
+        ref = seq - 1 if seq > 1 else None
+        if ref is None and kind in ("not_passed", "tailgating"):
+            kind = "door_held"
+    return replace(e, seq=seq, ref_seq=ref, event_kind=kind, **changes)
+
+
 def link(entries: list[LedgerEntry], start_seq: int = 1, prev_hash: str = GENESIS_HASH
          ) -> list[LedgerEntry]:
     """Renumber and re-link entries into a proper chain."""
     out = []
     for i, e in enumerate(entries):
-        e = LedgerEntry(**{**e.to_wire(), "seq": start_seq + i, "prev_hash": prev_hash})
+        e = reseq(e, start_seq + i, prev_hash=prev_hash)
         out.append(e)
         prev_hash = entry_hash(e)
     return out
@@ -100,9 +139,10 @@ def link(entries: list[LedgerEntry], start_seq: int = 1, prev_hash: str = GENESI
 
 @st.composite
 def chains(draw, min_size: int = 1, max_size: int = 8) -> list[LedgerEntry]:
+    """Chains mixing punches, rejected attempts and gate events (refs point back in the chain)."""
     gw = draw(gateway_ids)
-    raw = draw(st.lists(ledger_entries(gateway_id=gw, seq=1, prev_hash=GENESIS_HASH),
-                        min_size=min_size, max_size=max_size))
+    n = draw(st.integers(min_size, max_size))
+    raw = [draw(ledger_entries(gateway_id=gw, seq=i + 1, prev_hash=GENESIS_HASH)) for i in range(n)]
     return link(raw)
 
 
@@ -165,7 +205,7 @@ def punch_entry_dict(**over) -> dict:
         "device_time": "2026-01-31T08:00:00.000000Z", "monotonic_ns": 123, "boot_id": "abcdef12",
         "direction": "in", "worker_ref": "W001", "kind": "work", "match_score": 0.93,
         "liveness_score": 0.88, "liveness_cue": "blink", "snapshot_ref": "snap/1.jpg",
-        "reject_reason": None, "manual_reason": None, "operator": None,
+        "reject_reason": None, "manual_reason": None, "operator": None, "event_kind": None, "ref_seq": None,
     }
     d.update(over)
     return d
@@ -177,13 +217,23 @@ def rejected_entry_dict(**over) -> dict:
     return d
 
 
+def gate_event_dict(**over) -> dict:
+    """A ``not_passed`` event (seq 3) about the punch at seq 1."""
+    d = punch_entry_dict(type="gate_event", event_id="0" * 31 + "3", seq=3, direction=None, kind=None,
+                         match_score=None, liveness_score=None, liveness_cue=None, snapshot_ref=None,
+                         event_kind="not_passed", ref_seq=1)
+    d.update(over)
+    return d
+
+
 def valid_dicts() -> dict[str, dict]:
     """One valid wire dict per message type."""
     return {
         "punch_batch": {
             "v": 1, "type": "punch_batch", "gateway_id": "GW1", "batch_id": "a" * 32,
             "sent_at": "2026-01-31T08:00:01Z",
-            "entries": [punch_entry_dict(), rejected_entry_dict(seq=2, event_id="0" * 31 + "2")],
+            "entries": [punch_entry_dict(), rejected_entry_dict(seq=2, event_id="0" * 31 + "2"),
+                        gate_event_dict()],
         },
         "batch_ack": {
             "v": 1, "type": "batch_ack", "gateway_id": "GW1", "batch_id": "a" * 32,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schema_strategies import FAST, MEDIUM, chains, ledger_entries, link
+from schema_strategies import FAST, MEDIUM, chains, ledger_entries, link, reseq
 from shared_schema.chain import GENESIS_HASH, ChainBroken, entry_hash, hash_wire_dict, verify_run
 from shared_schema.messages import LedgerEntry, PunchBatch, decode_message, encode_message, replace
 
@@ -82,7 +82,7 @@ def _entry(**over) -> LedgerEntry:
              seq=1, prev_hash=GENESIS_HASH, device_time="2026-01-31T08:00:00.000000Z",
              monotonic_ns=1, boot_id="abcdef12", direction="in", worker_ref="W1", kind="work",
              match_score=0.9, liveness_score=0.9, liveness_cue="blink", snapshot_ref=None,
-             reject_reason=None, manual_reason=None, operator=None)
+             reject_reason=None, manual_reason=None, operator=None, event_kind=None, ref_seq=None)
     d.update(over)
     return LedgerEntry(**d)
 
@@ -92,18 +92,41 @@ def _altered(e: LedgerEntry, name: str) -> LedgerEntry:
     def other(s: str, alphabet: str) -> str:
         return s[:-1] + (alphabet[0] if s[-1] != alphabet[0] else alphabet[1])
 
+    def as_punch(kind="work", **over):
+        return replace(e, **{**dict(type="punch", kind=kind, worker_ref=e.worker_ref or "W9", reject_reason=None,
+                                    direction=e.direction or "in", event_kind=None, ref_seq=None,
+                                    manual_reason=None, operator=None), **over})
+
+    def as_event(kind="door_held", ref=None):
+        return replace(e, type="gate_event", event_kind=kind, ref_seq=ref, kind=None, reject_reason=None,
+                       match_score=None, liveness_score=None, manual_reason=None, operator=None)
+
     if name == "type":
         if e.type == "punch":
             return replace(e, type="rejected", kind=None, reject_reason="no_match",
                            manual_reason=None, operator=None)
-        return replace(e, type="punch", kind="work", worker_ref=e.worker_ref or "W9",
-                       reject_reason=None)
+        if e.type == "gate_event":
+            return as_punch()
+        return as_event()
     if name == "kind":
-        if e.type == "rejected":
-            return replace(e, type="punch", kind="non_work", worker_ref=e.worker_ref or "W9",
-                           reject_reason=None)
+        if e.type != "punch":
+            return as_punch("non_work")
         return replace(e, kind="non_work" if e.kind != "non_work" else "work",
                        manual_reason=None, operator=None)
+    if name == "event_kind":
+        if e.type != "gate_event":
+            return as_event()
+        return as_event("fault" if e.event_kind == "door_held" else "door_held")
+    if name == "ref_seq":
+        if e.seq == 1:
+            return _altered(e, "type")
+        if e.ref_seq is None:
+            return as_event("tailgating", e.seq - 1)
+        if e.ref_seq > 1:
+            return as_event(e.event_kind, e.ref_seq - 1)
+        return as_event("tailgating", None)
+    if e.type == "gate_event" and name in ("match_score", "liveness_score"):
+        return as_punch(**{name: 0.5})
     values = {
         "event_id": other(e.event_id, "0123456789abcdef"),
         "gateway_id": other(e.gateway_id, "AB"),
@@ -125,15 +148,14 @@ def _altered(e: LedgerEntry, name: str) -> LedgerEntry:
         "operator": None,
     }
     if name == "reject_reason":
-        if e.type == "punch":
-            return replace(e, type="rejected", kind=None, reject_reason="r",
-                           manual_reason=None, operator=None)
+        if e.type != "rejected":
+            return replace(e, type="rejected", kind=None, reject_reason="r", direction=e.direction or "in",
+                           event_kind=None, ref_seq=None, manual_reason=None, operator=None)
         return replace(e, reject_reason=other(e.reject_reason, "ab"))
     if name in ("manual_reason", "operator"):
-        if e.kind == "manual":
+        if e.kind == "manual" or e.event_kind == "manual_release":
             return replace(e, **{name: getattr(e, name) + "x" if len(getattr(e, name)) < 64 else "x"})
-        return replace(e, type="punch", kind="manual", worker_ref=e.worker_ref or "W9",
-                       reject_reason=None, manual_reason="忘打卡", operator="劳资员")
+        return as_punch("manual", manual_reason="忘打卡", operator="劳资员")
     return replace(e, **{name: values[name]})
 
 
@@ -186,7 +208,7 @@ def test_deleting_an_entry_is_detected(chain, data):
 def test_deleting_and_renumbering_is_detected(chain, data):
     """A forger who renumbers the following entries still breaks the hash link."""
     i = data.draw(st.integers(0, len(chain) - 2))
-    rest = chain[:i] + [replace(e, seq=e.seq - 1) for e in chain[i + 1:]]
+    rest = chain[:i] + [reseq(e, e.seq - 1) for e in chain[i + 1:]]
     assert broken_at(rest) == i + 1
 
 
@@ -207,8 +229,8 @@ def test_swapping_with_swapped_seqs_is_detected(chain, data):
     i = data.draw(st.integers(0, len(chain) - 2))
     j = data.draw(st.integers(i + 1, len(chain) - 1))
     swapped = list(chain)
-    swapped[i] = replace(chain[j], seq=chain[i].seq)
-    swapped[j] = replace(chain[i], seq=chain[j].seq)
+    swapped[i] = reseq(chain[j], chain[i].seq)
+    swapped[j] = reseq(chain[i], chain[j].seq)
     assert broken_at(swapped) == chain[i].seq  # prev_hash at position i is chain[j]'s
 
 
@@ -217,19 +239,19 @@ def test_swapping_with_swapped_seqs_is_detected(chain, data):
 def test_inserting_a_forged_entry_is_detected(chain, forged, data):
     i = data.draw(st.integers(0, len(chain) - 1))
     prev_hash = entry_hash(chain[i - 1]) if i else GENESIS_HASH
-    forged = replace(forged, gateway_id=chain[0].gateway_id, seq=i + 1, prev_hash=prev_hash)
+    forged = reseq(forged, i + 1, gateway_id=chain[0].gateway_id, prev_hash=prev_hash)
     # properly linked to its predecessor, but the original entry i+1 now follows it
     inserted = chain[:i] + [forged] + chain[i:]
     assert broken_at(inserted) == chain[i].seq
     # renumbering everything after it does not help: the next prev_hash is wrong
-    renumbered = chain[:i] + [forged] + [replace(e, seq=e.seq + 1) for e in chain[i:]]
+    renumbered = chain[:i] + [forged] + [reseq(e, e.seq + 1) for e in chain[i:]]
     assert broken_at(renumbered) == i + 2
 
 
 @given(chains(min_size=1, max_size=5), ledger_entries())
 @FAST
 def test_appending_a_forged_entry_changes_the_head(chain, forged):
-    forged = replace(forged, seq=len(chain) + 1, prev_hash=entry_hash(chain[-1]))
+    forged = reseq(forged, len(chain) + 1, prev_hash=entry_hash(chain[-1]))
     head = verify_run(chain + [forged], 0, GENESIS_HASH)
     assert head == entry_hash(forged) != entry_hash(chain[-1])
 

@@ -185,32 +185,63 @@ def test_rejected_cross_field_rules(over, why):
     assert exc.value.reason == "bad_value"
 
 
-@given(ledger_entries(), st.sampled_from(["kind", "worker_ref", "reject_reason", "manual_reason",
-                                          "operator"]), st.sampled_from([None, "", "x", "work",
-                                                                          "manual"]))
-@MEDIUM
-def test_cross_field_rules_property(e, name, value):
-    """Any change of the rule fields is accepted exactly when the rules say so."""
-    d = e.to_wire()
-    d[name] = value
-    t, kind, worker, rej, man, op = (d["type"], d["kind"], d["worker_ref"], d["reject_reason"],
-                                     d["manual_reason"], d["operator"])
-    if t == "punch":
-        ok = kind is not None and worker is not None and rej is None
+RULE_FIELDS = ["type", "kind", "worker_ref", "reject_reason", "manual_reason", "operator", "direction",
+               "event_kind", "ref_seq", "match_score"]
+RULE_VALUES = [None, "", "x", "work", "manual", "in", "punch", "rejected", "gate_event", "not_passed",
+               "tailgating", "manual_release", "door_held", 0, 1, 2, 0.5]
+EVENT_KIND_SET = ("not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared")
+
+
+def _rules_ok(d: dict) -> bool:
+    """The cross-field rules, stated independently of messages.py."""
+    t, kind, ek, ref, seq = d["type"], d["kind"], d["event_kind"], d["ref_seq"], d["seq"]
+    man, op = d["manual_reason"], d["operator"]
+    if t == "gate_event":
+        ok = (ek is not None and kind is None and d["reject_reason"] is None
+              and d["match_score"] is None and d["liveness_score"] is None)
+        if ek == "not_passed":
+            ok = ok and ref is not None and ref < seq
+        elif ref is not None:
+            ok = ok and ek == "tailgating" and ref < seq
     else:
-        ok = kind is None and bool(rej)
-    if kind == "manual":
+        ok = d["direction"] is not None and ek is None and ref is None
+        if t == "punch":
+            ok = ok and kind is not None and d["worker_ref"] is not None and d["reject_reason"] is None
+        else:
+            ok = ok and kind is None and bool(d["reject_reason"])
+    if kind == "manual" or ek == "manual_release":
         ok = ok and bool(man) and bool(op)
     elif man is not None or op is not None:
         ok = False
-    field_ok = (kind in (None, "work", "non_work", "manual")
-                and (worker is None or worker != ""))
+    return ok
+
+
+def _fields_ok(d: dict) -> bool:
+    def opt_str(v, allowed=None, nonempty=False):
+        return v is None or (type(v) is str and (allowed is None or v in allowed) and (v != "" or not nonempty))
+    return (d["type"] in ("punch", "rejected", "gate_event")
+            and opt_str(d["kind"], ("work", "non_work", "manual"))
+            and opt_str(d["event_kind"], EVENT_KIND_SET)
+            and opt_str(d["direction"], ("in", "out"))
+            and opt_str(d["worker_ref"], nonempty=True)
+            and opt_str(d["reject_reason"]) and opt_str(d["manual_reason"]) and opt_str(d["operator"])
+            and (d["ref_seq"] is None or (type(d["ref_seq"]) is int and d["ref_seq"] >= 1))
+            and (d["match_score"] is None or (type(d["match_score"]) in (int, float)
+                                              and 0 <= d["match_score"] <= 1)))
+
+
+@given(ledger_entries(), st.sampled_from(RULE_FIELDS), st.sampled_from(RULE_VALUES))
+@MEDIUM
+def test_cross_field_rules_property(e, name, value):
+    """Any change of the rule fields is accepted exactly when the rules say so (all three entry types)."""
+    d = e.to_wire()
+    d[name] = value
     try:
         decode(LedgerEntry, d)
         accepted = True
     except DecodeError:
         accepted = False
-    assert accepted == (ok and field_ok)
+    assert accepted == (_fields_ok(d) and _rules_ok(d))
 
 
 # ---- LedgerEntry fields ----------------------------------------------------------------------
