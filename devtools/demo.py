@@ -22,6 +22,17 @@ import time
 from .stack import LocalStack
 
 
+# The gate: a simulated turnstile behind the gate controller, so every punch goes
+# commit → open pulse → passage, with a few turn-backs (not_passed) and tailgaters.
+DEMO_GATE = {
+    "gates": [{"id": "G1", "direction": "both", "turnstile": "T1"}],
+    "turnstiles": [{"id": "T1", "type": "simulated", "passage_delay_ms": 20, "passage_ms": 40,
+                    "turn_back_probability": 0.03, "tailgate_probability": 0.02}],
+    "gate": {"passage_window_s": 0.5, "tailgate_window_s": 0.1, "door_held_s": 5.0,
+             "poll_interval_s": 0.005},
+}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="demo")
     ap.add_argument("--punches", type=int, default=300)
@@ -31,7 +42,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="rn-demo-")
     print(f"[demo] working folder {work}", flush=True)
-    with LocalStack(work) as stack:
+    with LocalStack(work, edge=DEMO_GATE) as stack:
         gid = stack.gateway_ids[0]
         print(f"[demo] Mosquitto on 127.0.0.1:{stack.broker.port}; gateway {gid} registered at the city",
               flush=True)
@@ -55,7 +66,8 @@ def main(argv=None) -> int:
         audit = stack.audit(gid)
         stats = json.loads(stack.receiver_cli("stats", "--json").stdout)
         print(f"[demo] city stats: punches={stats.get('punches')} rejected_attempts="
-              f"{stats.get('rejected_attempts')} duplicates_dropped={stats.get('duplicates_dropped')}", flush=True)
+              f"{stats.get('rejected_attempts')} gate_events={stats.get('gate_events')} "
+              f"duplicates_dropped={stats.get('duplicates_dropped')}", flush=True)
     result = {"punches_made": audit["punches_at_gateway"], "punches_at_receiver": audit["punches_at_receiver"],
               "lost": audit["lost"], "duplicates": audit["duplicates"]}
     if not args.keep:

@@ -1,4 +1,6 @@
-"""The running gateway service: ledger + sync + heartbeat + gate recorder + pruning."""
+"""The running gateway service: ledger + sync + heartbeat + gate recorder + pruning,
+and the gates: one turnstile driver per configured ``[[edge.turnstiles]]`` entry and one
+:class:`~edge_agent.gate_controller.GateController` per gate (its own polling thread)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ from shared_schema.envelope import read_private_key, read_public_key
 
 from .config import EdgeConfig
 from .disk import DiskMonitor
+from .drivers import Turnstile, open_turnstile
+from .feedback import Feedback
 from .gate import GateRecorder, Opener
+from .gate_controller import GateController, GateControllers
 from .heartbeat import HeartbeatLoop
 from .ledger import PunchLedger
 from .sync import LedgerSync
@@ -42,7 +47,10 @@ def load_keys(cfg: EdgeConfig):
 
 
 class EdgeAgent:
-    def __init__(self, cfg: EdgeConfig, *, opener: Opener | None = None):
+    """``opener`` replaces the turnstiles as the recorder's opener (tests); by default the gate
+    controllers open the configured turnstiles."""
+
+    def __init__(self, cfg: EdgeConfig, *, opener: Opener | None = None, feedback: Feedback | None = None):
         self.cfg = cfg
         key, receiver = load_keys(cfg)
         self.ledger = PunchLedger(cfg.ledger.path, cfg.gateway_id, cfg.project_code,
@@ -52,6 +60,13 @@ class EdgeAgent:
         self.sync = LedgerSync(self.ledger, cfg, key, receiver)
         self.recorder = GateRecorder(self.ledger, opener)
         self.recorder.on_live(self.sync.notify_live)
+        self.turnstiles: dict[str, Turnstile] = {t.id: open_turnstile(t) for t in cfg.turnstiles}
+        self.gates = GateControllers(
+            (g.id, GateController(g, self.recorder, self.turnstiles.get(g.turnstile) if g.turnstile else None,
+                                  cfg.gate, feedback))
+            for g in cfg.gates)
+        if opener is None and self.turnstiles:
+            self.recorder.opener = self.gates.open
         self.heartbeat = HeartbeatLoop(cfg.gateway_id, self.ledger, self.disk, key,
                                        self.sync.publish, cfg.heartbeat_interval_s)
         self._stop = threading.Event()
@@ -62,6 +77,7 @@ class EdgeAgent:
         self.sync.start()
         self.heartbeat.start()
         self._maint.start()
+        self.gates.start()
         log.info("edge agent started (gateway %s, ledger_ok=%s)", self.cfg.gateway_id,
                  self.ledger.ledger_ok)
         return self
@@ -87,6 +103,12 @@ class EdgeAgent:
 
     def stop(self) -> None:
         self._stop.set()
+        self.gates.stop()
+        for t in self.turnstiles.values():
+            try:
+                t.close()       # outputs OFF, port closed
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("closing turnstile %s", t.id)
         self.heartbeat.stop()
         self.sync.stop()
         if self._maint.is_alive():

@@ -1,7 +1,7 @@
 """``edge-agent --config PATH <command>``: the technician's tool for the gateway.
 
-Exit codes: 0 ok · 1 configuration / key / ledger error · 2 usage ·
-3 ``simulate`` drain timeout with backlog left.
+Exit codes: 0 ok · 1 configuration / key / ledger error (``doctor``: a check failed) ·
+2 usage · 3 ``simulate`` drain timeout with backlog left.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--print-committed", action="store_true",
                    help="print 'COMMITTED <seq> <event_id>' after each commit")
     sub.add_parser("status", help="print the outbox backlog as JSON (no network)")
+    d = sub.add_parser("doctor", help="check devices, broker, clock, disk, ledger and keys (pass/fail table)")
+    d.add_argument("--broker-timeout", type=float, default=3.0, help="seconds for the MQTT CONNACK")
+    from .vision.eval_identify import add_eval_parser  # light: OpenCV loads only when eval runs
+    add_eval_parser(sub)
     return p
 
 
@@ -54,7 +58,13 @@ def _setup_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:  # `edge-agent eval ...` runs offline and needs no --config
+        argv = ["--config", "", *argv]
     args = _parser().parse_args(argv)
+    if args.command == "eval":
+        _setup_logging("WARNING")
+        return args.eval_func(args)
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -134,7 +144,7 @@ def cmd_simulate(cfg: EdgeConfig, args) -> int:
         agent.recorder.on_committed(printer)
     agent.start()
     try:
-        made = SimulatedGate(agent.recorder, cfg.gates, cfg.simulate).run(args.punches, args.rate, stop)
+        made = SimulatedGate(agent.gates, cfg.gates, cfg.simulate).run(args.punches, args.rate, stop)
         drained = agent.wait_drained(args.drain_timeout) if not stop.is_set() else False
         st = agent.ledger.stats()
     finally:
@@ -149,7 +159,13 @@ def cmd_status(cfg: EdgeConfig, args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"keygen": cmd_keygen, "check-config": cmd_check_config, "run": cmd_run,
+def cmd_doctor(cfg: EdgeConfig, args) -> int:
+    from .doctor import doctor
+
+    return doctor(cfg, broker_timeout=args.broker_timeout)
+
+
+COMMANDS = {"doctor": cmd_doctor, "keygen": cmd_keygen, "check-config": cmd_check_config, "run": cmd_run,
             "simulate": cmd_simulate, "status": cmd_status}
 
 if __name__ == "__main__":

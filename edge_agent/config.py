@@ -18,7 +18,7 @@ from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
 
 from .drivers.config import TurnstileBase, decode_turnstiles
 
-__all__ = ["ConfigError", "EdgeConfig", "GateConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
+__all__ = ["ConfigError", "EdgeConfig", "GateConfig", "GateTimingConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
            "SimulateConfig", "load_config"]
 # Turnstile config classes: edge_agent.drivers.config (ModbusRtuConfig, UsbRelayConfig, SimulatedConfig).
 
@@ -30,6 +30,18 @@ class GateConfig:
     id: str = field(pattern=CODE)
     direction: Literal["in", "out", "both"] = "both"
     turnstile: str | None = field(default=None, pattern=CODE)   # id of an edge.turnstiles entry
+
+
+@dataclass(frozen=True)
+class GateTimingConfig:
+    """``[edge.gate]``: the gate controller's timeouts (edge_agent.gate_controller), all gates."""
+    verdict_timeout_s: float = field(default=5.0, min=0.1, max=600.0)
+    open_timeout_s: float = field(default=3.0, min=0.1, max=120.0)
+    passage_window_s: float = field(default=10.0, min=0.2, max=600.0)
+    tailgate_window_s: float = field(default=1.5, min=0.0, max=60.0)
+    door_held_s: float = field(default=20.0, min=0.5, max=3600.0)
+    fault_clear_s: float = field(default=2.0, min=0.0, max=600.0)
+    poll_interval_s: float = field(default=0.05, min=0.005, max=5.0)
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class EdgeConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    gate: GateTimingConfig = field(default_factory=GateTimingConfig)
     # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
     # into its kind's dataclass; the generic decoder only sees their id and type.
     turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)
@@ -99,6 +112,10 @@ class EdgeConfig:
                 raise ValueError(f"gates: turnstile {ref!r} is not in turnstiles")
         if len(set(used)) != len(used):
             raise ValueError("gates: one turnstile is used by two gates")
+        for t in self.turnstiles:
+            pulse_ms = getattr(t, "pulse_ms", 0)
+            if pulse_ms / 1000.0 >= self.gate.open_timeout_s:
+                raise ValueError(f"gate.open_timeout_s must exceed turnstile {t.id}'s pulse_ms")
         if self.sync.backoff_min_s > self.sync.backoff_max_s:
             raise ValueError("sync.backoff_min_s must be ≤ sync.backoff_max_s")
 
@@ -121,7 +138,10 @@ def load_config(path: str | Path) -> EdgeConfig:
         table = {**table, "turnstiles": [{"id": t.id, "type": t.type} for t in turnstiles]}
     cfg = decode_config(EdgeConfig, table, "edge", str(path))
     if turnstiles is not None:
-        cfg = dataclasses.replace(cfg, turnstiles=turnstiles)
+        try:
+            cfg = dataclasses.replace(cfg, turnstiles=turnstiles)
+        except ValueError as exc:   # checks that need the decoded turnstiles (pulse_ms)
+            raise ConfigError(f"{path}: edge: {exc}") from None
     base = path.resolve().parent
     return dataclasses.replace(
         cfg,

@@ -2,7 +2,10 @@
 
 Mostly work punches of roster refs ``W0001``…, some non-work visits, a few
 rejected attempts (liveness failed, not enrolled, low match). Each decision goes
-through :meth:`edge_agent.gate.GateRecorder.record`, exactly like a real gate's.
+through the gate's :class:`~edge_agent.gate_controller.GateController` (face seen →
+verdict → commit → open → passage), exactly like a real gate's; people queue at a
+gate: the next face is seen once the previous opening is over (passed, or timed out).
+Given a bare :class:`~edge_agent.gate.GateRecorder` it records directly (no turnstile).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 
 from .config import GateConfig, SimulateConfig
 from .gate import GateDecision, GateRecorder
+from .gate_controller import GateControllers
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +26,11 @@ LIVENESS_CUES = ("blink", "head_turn", "mouth_open")
 
 
 class SimulatedGate:
-    def __init__(self, recorder: GateRecorder, gates: tuple[GateConfig, ...], cfg: SimulateConfig):
-        self.recorder = recorder
+    def __init__(self, target: GateControllers | GateRecorder, gates: tuple[GateConfig, ...],
+                 cfg: SimulateConfig, *, queue_timeout_s: float = 30.0):
+        self.controllers = target if isinstance(target, GateControllers) else None
+        self.recorder = target if isinstance(target, GateRecorder) else None
+        self.queue_timeout_s = queue_timeout_s
         self.gates = tuple(gates)
         self.cfg = cfg
         self.rng = random.Random(cfg.seed or None)
@@ -62,7 +69,29 @@ class SimulatedGate:
                     break
                 if delay > 0 and stop is None:
                     time.sleep(delay)
-            self.recorder.record(self.decide())
+            decision = self.decide()
+            if self.controllers is None:
+                self.recorder.record(decision)
+            else:
+                gate = self.controllers[decision.gate_id]
+                deadline = time.monotonic() + self.queue_timeout_s
+                while not gate.wait_ready(0.2):
+                    if stop is not None and stop.is_set():
+                        break
+                    if time.monotonic() > deadline:
+                        log.warning("simulated gate: gate %s still busy after %ss", gate.gate_id,
+                                    self.queue_timeout_s)
+                        break
+                if stop is not None and stop.is_set():
+                    break
+                gate.face_seen()
+                gate.decide(decision)
             self.made += 1
+        if self.controllers is not None:      # the last people walk through (or turn back)
+            deadline = time.monotonic() + self.queue_timeout_s
+            for gate in self.controllers.values():
+                while not gate.wait_ready(0.2) and time.monotonic() < deadline:
+                    if stop is not None and stop.is_set():
+                        break
         log.info("simulated gate made %s decisions", self.made)
         return self.made

@@ -1,0 +1,404 @@
+"""The gate controller: one state machine per gate, between the verdict and the turnstile.
+
+    idle → face seen → verdict → punch committed → open pulse → wait for passage → closed → idle
+
+* The verdict comes from outside (the simulated gate today, the vision pipeline
+  later) as a :class:`~edge_agent.gate.GateDecision` through :meth:`GateController.decide`.
+  The controller hands it to :meth:`GateRecorder.record`: the commit happens first,
+  and only then does the recorder call this controller's :meth:`open` (the
+  recorder's opener), which pulses the turnstile. No passage without a record.
+* :meth:`tick` is the step clock. It polls ``read_inputs()`` (which is also the
+  serial drivers' reconnection tick), detects passage edges and times out each step:
+  no verdict within ``verdict_timeout_s`` after :meth:`face_seen` → back to idle
+  with "请正视摄像头"; no passage within ``passage_window_s`` of the opening →
+  ``not_passed`` event referring to the punch; another passage on the same opening
+  (up to ``tailgate_window_s`` after the first one ended) → ``tailgating``; a passage
+  sensor active longer than ``door_held_s`` → ``door_held``; an open pulse slower
+  than ``open_timeout_s`` → fault. A passage with no opening at all is recorded as
+  ``tailgating`` without ``ref_seq``.
+* Openings are counted like a pulse-counting turnstile counts them: a punch made
+  while the previous person is still walking adds an opening; each passage takes
+  the oldest opening of its direction that has not been passed yet.
+* A turnstile without passage sensors (LCUS USB relay: inputs ``None``) gets no
+  passage confirmation at all: no ``not_passed``/``tailgating``/``door_held`` is
+  possible there, and none is pretended. A gate with no turnstile only records.
+* Fail-safe: while the driver is faulted (health down/degraded, ``read_inputs()``
+  raising, fault contact active, ``open()`` raising or too slow) a punch is recorded
+  as a rejected attempt with ``reject_reason="gate_fault"`` and the gate does not
+  open; ``fault`` is recorded once on entering the fault and ``fault_cleared`` once
+  the turnstile has been healthy for ``fault_clear_s``. :meth:`manual_release`
+  (fire/emergency, supervisor override) always goes to the turnstile, faulted or
+  not, and is committed with who and why *before* the relay moves.
+
+Threading: each controller may run its own polling thread (:meth:`start`), or a
+test calls :meth:`tick` itself with an injected ``clock``. Decisions come from any
+thread; one decision per gate at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from shared_schema.messages import LedgerEntry
+
+from .config import GateConfig, GateTimingConfig
+from .drivers import Turnstile, TurnstileInputs
+from .feedback import Feedback, LogFeedback, rejection_key
+from .gate import GateDecision, GateRecorder
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("in", "out")
+
+
+class GateState(str, enum.Enum):
+    IDLE = "idle"
+    FACE_SEEN = "face_seen"            # waiting for the verdict
+    OPENING = "opening"                # punch committed, open pulse in progress
+    WAIT_PASSAGE = "wait_passage"      # opened; waiting for the passage (or the tailgate window)
+    PASSING = "passing"                # a passage sensor is active
+    FAULT = "fault"                    # face entry refused; manual release still works
+
+
+@dataclass
+class _Opening:
+    direction: str
+    seq: int | None                    # the punch it was opened for (None: manual release)
+    release: bool
+    opened_at: float | None = None     # None while the pulse is being sent
+    passages: int = 0
+    cleared_at: float | None = None    # when the sensor last fell after a passage
+    tailgated: bool = False
+
+
+class GateController:
+    def __init__(self, gate: GateConfig, recorder: GateRecorder, turnstile: Turnstile | None,
+                 timing: GateTimingConfig | None = None, feedback: Feedback | None = None, *,
+                 clock: Callable[[], float] = time.monotonic):
+        self.gate = gate
+        self.gate_id = gate.id
+        self.recorder = recorder
+        self.turnstile = turnstile
+        self.timing = timing or GateTimingConfig()
+        self.feedback = feedback or LogFeedback()
+        self._clock = clock
+        self._decide = threading.Lock()             # one decision / release at a time on this gate
+        self._lock = threading.RLock()              # the state below
+        self._changed = threading.Condition(self._lock)
+        self._openings: list[_Opening] = []
+        self._levels: dict[str, bool] = {}          # last passage sensor levels
+        self._active_since: dict[str, float] = {}
+        self._held_reported: set[str] = set()
+        self._fault_input = False
+        self._fault: str | None = None              # why the gate is faulted, or None
+        self._healthy_since: float | None = None
+        self._face_at: float | None = None
+        self._tl = threading.local()                # the commit that precedes an open() call
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        recorder.on_committed(self._on_committed)
+
+    # ---- state --------------------------------------------------------------------
+    @property
+    def state(self) -> GateState:
+        with self._lock:
+            if self._fault is not None:
+                return GateState.FAULT
+            if any(self._levels.values()):
+                return GateState.PASSING
+            if any(op.opened_at is None for op in self._openings):
+                return GateState.OPENING
+            if self._openings:
+                return GateState.WAIT_PASSAGE
+            if self._face_at is not None:
+                return GateState.FACE_SEEN
+            return GateState.IDLE
+
+    @property
+    def fault(self) -> str | None:
+        """Why the gate refuses face entry, or None."""
+        return self._fault
+
+    @property
+    def passage_confirmation(self) -> bool:
+        return self.turnstile is not None and self.turnstile.has_passage_sensors
+
+    def ready(self) -> bool:
+        """Nothing in progress: no opening waits for its passage, no sensor is active."""
+        with self._lock:
+            return not self._openings and not any(self._levels.values())
+
+    def wait_ready(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(self.ready, timeout)
+
+    # ---- inputs from the decision source ----------------------------------------------
+    def face_seen(self) -> None:
+        """A face entered the camera's view: the verdict must follow within verdict_timeout_s."""
+        with self._lock:
+            if self._face_at is None:
+                self._face_at = self._clock()
+
+    def decide(self, decision: GateDecision) -> LedgerEntry:
+        """Record the verdict (commit first); a punch opens the turnstile unless the gate is faulted."""
+        if decision.gate_id != self.gate_id:
+            raise ValueError(f"decision for gate {decision.gate_id!r} sent to gate {self.gate_id!r}")
+        with self._decide:
+            events: list[tuple] = []
+            with self._lock:
+                self._face_at = None
+                if decision.type == "punch" and self.turnstile is not None:
+                    self._assess(self._clock(), self._problem_now(), events)
+                faulted = self._fault is not None
+            self._flush(events)
+            if decision.type == "punch" and faulted:
+                refused = dataclasses.replace(decision, type="rejected", kind=None, reject_reason="gate_fault",
+                                              manual_reason=None, operator=None)
+                entry = self.recorder.record(refused)      # the attempt is on record; nothing opens
+                self._show("gate_fault", decision.direction)
+                return entry
+            if decision.type != "punch":
+                entry = self.recorder.record(decision)
+                self._show(rejection_key(decision.reject_reason, decision.liveness_cue), decision.direction)
+                return entry
+            self._tl.open_error = None
+            entry = self.recorder.record(decision)         # commit, then the recorder calls self.open()
+            error, self._tl.open_error = self._tl.open_error, None
+            if error is not None:
+                self._open_failed(error)
+            else:
+                self._show("please_pass", decision.direction)
+            return entry
+
+    def manual_release(self, direction: str, operator: str, reason: str) -> LedgerEntry:
+        """Open by hand, faulted or not: the release (who, why) is committed, then the relay moves.
+        Raises if the turnstile could not be told to open (the operator must know)."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+        if self.turnstile is None:
+            raise ValueError(f"gate {self.gate_id} has no turnstile to release")
+        with self._decide:
+            self._tl.open_error = None
+            try:
+                entry = self.recorder.manual_release(self.gate_id, direction, operator, reason)
+            except Exception:
+                error, self._tl.open_error = self._tl.open_error, None
+                if error is not None:
+                    self._open_failed(error)
+                raise
+            error, self._tl.open_error = self._tl.open_error, None
+            if error is not None:                           # slow, but it did open
+                self._open_failed(error)
+            self._show("manual_release", direction)
+            return entry
+
+    # ---- the recorder's opener -------------------------------------------------------
+    def _on_committed(self, entry: LedgerEntry) -> None:
+        if entry.gate_id == self.gate_id:
+            self._tl.entry = entry
+
+    def open(self, direction: str) -> None:
+        """Called by :class:`GateRecorder` right after it committed the entry that opens the gate."""
+        entry: LedgerEntry | None = getattr(self._tl, "entry", None)
+        self._tl.entry = None
+        if self.turnstile is None:
+            return   # a gate without a turnstile only records
+        release = entry is not None and entry.type == "gate_event"
+        op = None
+        if self.turnstile.has_passage_sensors:
+            op = _Opening(direction, entry.seq if entry is not None and not release else None, release)
+            with self._lock:
+                self._openings.append(op)
+        t0 = self._clock()
+        try:
+            self.turnstile.open(direction)
+        except Exception as exc:
+            self._tl.open_error = exc
+            raise
+        finally:
+            if op is not None:   # even after a failure: the ON may have landed, the sensor will tell
+                with self._lock:
+                    op.opened_at = self._clock()
+        took = self._clock() - t0
+        if took > self.timing.open_timeout_s:
+            self._tl.open_error = TimeoutError(f"open pulse took {took:.2f}s > open_timeout_s")
+
+    # ---- the step clock -----------------------------------------------------------
+    def tick(self) -> None:
+        """Poll the turnstile once and advance every timer."""
+        inputs: TurnstileInputs | None = None
+        problem = None
+        if self.turnstile is not None:
+            try:
+                inputs = self.turnstile.read_inputs()
+            except Exception as exc:  # TurnstileError, or a driver bug: either way a fault
+                problem = f"inputs unreadable: {exc}"
+        events: list[tuple] = []
+        with self._lock:
+            now = self._clock()
+            if self.turnstile is not None:
+                if inputs is not None:
+                    self._fault_input = bool(inputs.fault)
+                    self._sense(now, inputs, events)
+                self._assess(now, problem or self._problem_now(), events)
+            self._expire(now, events)
+            if self._face_at is not None and now - self._face_at >= self.timing.verdict_timeout_s:
+                self._face_at = None
+                events.append(("show", "look_at_camera", None))
+            self._changed.notify_all()
+        self._flush(events)
+
+    def start(self) -> "GateController":
+        self._thread = threading.Thread(target=self._run, name=f"gate-{self.gate_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.timing.poll_interval_s):
+            try:
+                self.tick()
+            except Exception:  # the poller must survive a ledger hiccup; the next tick retries
+                log.exception("gate %s: tick failed", self.gate_id)
+
+    # ---- internals (called with self._lock held) ----------------------------------------
+    def _problem_now(self) -> str | None:
+        h = self.turnstile.health()
+        if h.state != "ok":
+            return f"turnstile {h.state}: {h.detail}"
+        if self._fault_input:
+            return "turnstile fault contact active"
+        return None
+
+    def _assess(self, now: float, problem: str | None, events: list) -> None:
+        if problem is not None:
+            self._healthy_since = None
+            if self._fault is None:
+                log.error("gate %s: FAULT, face entry refused: %s", self.gate_id, problem)
+                events.append(("event", "fault", {}))
+                events.append(("show", "gate_fault", None))
+            self._fault = problem
+        elif self._fault is not None:
+            if self._healthy_since is None:
+                self._healthy_since = now
+            if now - self._healthy_since >= self.timing.fault_clear_s:
+                log.warning("gate %s: fault cleared (was: %s)", self.gate_id, self._fault)
+                self._fault = None
+                self._healthy_since = None
+                events.append(("event", "fault_cleared", {}))
+                events.append(("show", "gate_ready", None))
+
+    def _release_active(self) -> bool:
+        return any(op.release for op in self._openings)
+
+    def _sense(self, now: float, inputs: TurnstileInputs, events: list) -> None:
+        for d in DIRECTIONS:
+            level = inputs.passage_in if d == "in" else inputs.passage_out
+            if level is None:
+                continue
+            prev = self._levels.get(d)
+            self._levels[d] = level
+            if level and prev is False:
+                self._active_since[d] = now
+                self._held_reported.discard(d)
+                self._passage(d, events)
+            elif level and prev is None:          # active at start-up: no edge, but time the hold
+                self._active_since[d] = now
+            elif not level and prev:
+                self._active_since.pop(d, None)
+                for op in self._openings:
+                    if op.passages and (op.direction == d or op.release):
+                        op.cleared_at = now
+            if (level and d not in self._held_reported and not self._release_active()
+                    and now - self._active_since.get(d, now) >= self.timing.door_held_s):
+                self._held_reported.add(d)
+                log.warning("gate %s: passage sensor %s held active", self.gate_id, d)
+                events.append(("event", "door_held", {"direction": d}))
+                events.append(("show", "door_held", d))
+
+    def _passage(self, d: str, events: list) -> None:
+        for op in self._openings:
+            if op.release:                        # emergency / override: everyone may pass
+                op.passages += 1
+                return
+        for op in self._openings:
+            if op.direction == d and op.passages == 0:
+                op.passages = 1
+                events.append(("show", "passed", d))
+                return
+        last = next((op for op in reversed(self._openings) if op.direction == d), None)
+        if last is not None:
+            last.passages += 1
+            if last.tailgated:
+                return                            # one event per opening
+            last.tailgated = True
+        log.warning("gate %s: tailgating (%s, punch seq %s)", self.gate_id, d,
+                    last.seq if last is not None else "none: no opening")
+        events.append(("event", "tailgating", {"direction": d,
+                                               "ref_seq": last.seq if last is not None else None}))
+        events.append(("show", "tailgating", d))
+
+    def _expire(self, now: float, events: list) -> None:
+        keep = []
+        for op in self._openings:
+            if op.opened_at is None:
+                keep.append(op)
+            elif op.release:                      # open for everyone for the whole window
+                if now - op.opened_at < self.timing.passage_window_s or any(self._levels.values()):
+                    keep.append(op)
+            elif op.passages == 0:
+                if now - op.opened_at < self.timing.passage_window_s:
+                    keep.append(op)
+                elif op.seq is not None:
+                    log.info("gate %s: nobody passed after punch seq %s", self.gate_id, op.seq)
+                    events.append(("event", "not_passed", {"direction": op.direction, "ref_seq": op.seq}))
+                    events.append(("show", "not_passed", op.direction))
+            elif (op.cleared_at is None or self._levels.get(op.direction)
+                  or now - op.cleared_at < self.timing.tailgate_window_s):
+                keep.append(op)                   # still passing, or the barrier is still closing
+        self._openings = keep
+
+    def _open_failed(self, error: BaseException) -> None:
+        events: list[tuple] = []
+        with self._lock:
+            self._assess(self._clock(), f"open failed: {error}", events)
+        self._flush(events)
+
+    # ---- outside the state lock ----------------------------------------------------
+    def _flush(self, events: list) -> None:
+        for item in events:
+            if item[0] == "event":
+                self.recorder.record_event(self.gate_id, item[1], **item[2])
+            else:
+                self._show(item[1], item[2])
+
+    def _show(self, key: str, direction: str | None) -> None:
+        try:
+            self.feedback.show(self.gate_id, key, direction)
+        except Exception:  # noqa: BLE001 - a broken display never stops the gate
+            log.exception("gate %s: feedback %s failed", self.gate_id, key)
+
+
+class GateControllers(dict):
+    """gate_id → :class:`GateController`; :meth:`open` is the :class:`GateRecorder`'s opener."""
+
+    def open(self, gate_id: str, direction: str) -> None:
+        self[gate_id].open(direction)
+
+    def start(self) -> None:
+        for c in self.values():
+            c.start()
+
+    def stop(self) -> None:
+        for c in self.values():
+            c.stop()

@@ -1,0 +1,36 @@
+"""``[edge.vision]``: face recognition settings (backend, detector, 1:N matching).
+
+No vision library is imported here. Defaults are the models' published operating
+points, not values tuned on any test set:
+
+* ``det_score_threshold`` 0.9 / ``det_nms_threshold`` 0.3: the OpenCV Zoo YuNet demo's defaults.
+* ``match_threshold`` 0.363: OpenCV Zoo's SFace cosine threshold ("same person if cosine ≥ 0.363").
+* ``match_margin`` 0.05: an a-priori engineering value (the best worker must beat the best
+  *other* worker by this much cosine); it was fixed before looking at any scores. Calibrate
+  both on the site's own enrolment and gate photos (see docs in edge_agent/vision/gallery.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared_schema.wire import field
+
+# Recognition backends (edge_agent.vision.backend.REGISTRY). "dlib" is planned: add it here
+# and register its factory there.
+BackendType = Literal["sface"]
+
+SFACE_COSINE_THRESHOLD = 0.363      # opencv_zoo models/face_recognition_sface/sface.py
+DEFAULT_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    type: BackendType = "sface"
+    models_dir: str = field(default="", max_len=4096)      # "" = the models shipped in the package
+    det_score_threshold: float = field(default=0.9, min=0.05, max=1.0)
+    det_nms_threshold: float = field(default=0.3, min=0.05, max=1.0)
+    detect_max_side: int = field(default=640, min=160, max=4096)
+    match_threshold: float = field(default=SFACE_COSINE_THRESHOLD, min=0.2, max=0.99)
+    match_margin: float = field(default=DEFAULT_MARGIN, min=0.0, max=0.5)
