@@ -24,6 +24,9 @@ HealthState = Literal["ok", "degraded", "down"]
 DOWN_AFTER_FAILURES = 3   # consecutive failed operations before a reachable port counts as down
 
 
+
+CLOSED = "closed"  # health detail of a driver shut down on purpose: not an alarm
+
 class TurnstileError(RuntimeError):
     """An operation did not complete (after its bounded retries); ``health()`` says more."""
 
@@ -104,7 +107,7 @@ class HealthTracker:
         since = old.since if old.state == state else self._clock()
         self._health = DriverHealth(state, detail, since)
         if old.state != state:
-            level = logging.INFO if state == "ok" else logging.WARNING
+            level = logging.INFO if state == "ok" or detail == CLOSED else logging.WARNING
             log.log(level, "turnstile %s: %s -> %s (%s)", self.name, old.state, state, detail)
 
 
@@ -298,4 +301,4 @@ class SerialRelayTurnstile(Turnstile):
                 self._port_close()
             except Exception:  # noqa: BLE001
                 log.debug("turnstile %s: close", self.id, exc_info=True)
-            self._tracker.set("down", "closed")
+            self._tracker.set("down", CLOSED)

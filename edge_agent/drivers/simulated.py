@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Callable
 
-from .base import Direction, HealthTracker, Turnstile, TurnstileError, TurnstileInputs, check_direction
+from .base import CLOSED, Direction, HealthTracker, Turnstile, TurnstileError, TurnstileInputs, check_direction
 from .config import SimulatedConfig
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class SimulatedTurnstile(Turnstile):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._tracker.set("down", "closed")
+            self._tracker.set("down", CLOSED)
 
     # ---- test / demo controls ------------------------------------------------
     def set_fault(self, fault: bool) -> None:
