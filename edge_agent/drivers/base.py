@@ -22,10 +22,8 @@ log = logging.getLogger(__name__)
 Direction = Literal["in", "out"]
 HealthState = Literal["ok", "degraded", "down"]
 DOWN_AFTER_FAILURES = 3   # consecutive failed operations before a reachable port counts as down
+CLOSED = "closed"         # health detail of a driver shut down on purpose: not an alarm
 
-
-
-CLOSED = "closed"  # health detail of a driver shut down on purpose: not an alarm
 
 class TurnstileError(RuntimeError):
     """An operation did not complete (after its bounded retries); ``health()`` says more."""
