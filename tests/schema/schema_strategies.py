@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from shared_schema.chain import GENESIS_HASH, entry_hash
 from shared_schema.messages import (BatchAck, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
-                                    RosterChange, replace)
-from shared_schema.wire import format_utc
+                                    RosterChange, decode_message, replace)
+from shared_schema.wire import DecodeError, format_utc
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MEDIUM = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -264,3 +265,15 @@ def valid_dicts() -> dict[str, dict]:
 def dumps(obj) -> bytes:
     """Plain (non-canonical) JSON bytes, ASCII-escaped so lone surrogates survive."""
     return json.dumps(obj, ensure_ascii=True).encode("ascii")
+
+
+def reason_of(data: bytes, expected=None) -> str:
+    with pytest.raises(DecodeError) as exc:
+        decode_message(data, expected)
+    return exc.value.reason
+
+
+def msg(kind: str, **over) -> dict:
+    d = valid_dicts()[kind]
+    d.update(over)
+    return d
