@@ -64,7 +64,7 @@ class ModbusRtuTurnstile(SerialRelayTurnstile):
             resp = fn(self._client)
         except ConnectionException as exc:
             raise PortError(str(exc) or "connection lost") from None
-        except ModbusException as exc:   # ModbusIOException: no (valid) reply within the timeout
+        except ModbusException:   # ModbusIOException: no (valid) reply within the timeout
             if self._client is None or not self._client.connected:
                 raise PortError("connection lost") from None
             raise LinkError(f"no valid reply from device {self.cfg.device_id} ({what})") from None
