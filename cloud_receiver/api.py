@@ -3,7 +3,12 @@
 Punch listings show ``worker_ref`` only: ID numbers never leave through this API.
 Each listed punch carries ``passage``: ``"not_passed"`` when the gateway later recorded that
 nobody passed (a ``not_passed`` gate event referring to it), else ``null``. Gate events
-(tailgating, door held, manual releases, faults...) are listed by ``/api/v1/gate-events``."""
+(tailgating, door held, manual releases, faults...) are listed by ``/api/v1/gate-events``.
+
+Supervision (issue 6, :mod:`cloud_receiver.supervision`): ``/api/v1/projects/{code}/attendance?date=``,
+``.../attendance/monthly?month=`` and ``.../payroll-export?month=&format=csv|xlsx`` (ID numbers
+masked). Every token sees every project for now; role scoping (city / district / project)
+is a later slice of issue 6."""
 
 from __future__ import annotations
 
@@ -21,14 +26,20 @@ from aiohttp import web
 from shared_schema.messages import EVENT_KINDS
 
 from .store import Store
+from .supervision import payroll, service
+from .supervision.rules import AttendanceRules
 
 log = logging.getLogger(__name__)
 
 STORE_KEY = web.AppKey("store", Store)
 TOKENS_KEY = web.AppKey("tokens", frozenset)
 OPTS_KEY = web.AppKey("opts", dict)
+RULES_KEY = web.AppKey("attendance_rules", AttendanceRules)
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$", re.ASCII)
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 ALERT_STATES = ("open", "acknowledged", "resolved")
 
 
@@ -163,12 +174,61 @@ async def alerts(request):
     return web.json_response({"alerts": rows})
 
 
+def _project_code(request) -> str:
+    code = request.match_info["code"]
+    if not CODE_RE.fullmatch(code):
+        raise _bad("bad project code")
+    return code
+
+
+def _month(request) -> str:
+    month = request.query.get("month", "")
+    if not MONTH_RE.fullmatch(month):
+        raise _bad("month=YYYY-MM is required")
+    return month
+
+
+async def attendance(request):
+    code = _project_code(request)
+    date = request.query.get("date", "")
+    if not DATE_RE.fullmatch(date):
+        raise _bad("date=YYYY-MM-DD is required")
+    _check_date(date)
+    body = await _run(request, service.attendance_day, request.app[STORE_KEY], code, date, request.app[RULES_KEY])
+    return web.json_response(body)
+
+
+async def attendance_monthly(request):
+    code = _project_code(request)
+    month = _month(request)
+    body = await _run(request, service.attendance_month, request.app[STORE_KEY], code, month,
+                      request.app[RULES_KEY])
+    return web.json_response(body)
+
+
+async def payroll_export(request):
+    code = _project_code(request)
+    month = _month(request)
+    fmt = request.query.get("format", "csv")
+    if fmt not in EXPORT_TYPES:
+        raise _bad("format must be csv or xlsx")
+    # Roles are a later slice of issue 6: until a token's role may see full ID numbers, mask them.
+    rows, summary = await _run(request, payroll.payroll_rows, request.app[STORE_KEY], code, month,
+                               request.app[RULES_KEY])
+    data = payroll.to_csv(rows) if fmt == "csv" else await _run(request, payroll.to_xlsx, rows, summary, month)
+    return web.Response(body=data, content_type=EXPORT_TYPES[fmt].split(";")[0],
+                        charset="utf-8" if fmt == "csv" else None,
+                        headers={"Content-Disposition": f'attachment; filename="payroll-{code}-{month}.{fmt}"'})
+
+
 async def stats(request):
     return web.json_response(await _run(request, request.app[STORE_KEY].stats))
 
 
-def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size_max: int = 1000) -> web.Application:
+def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size_max: int = 1000,
+             attendance_rules: AttendanceRules | None = None) -> web.Application:
     app = web.Application(middlewares=[auth])
+    app[RULES_KEY] = attendance_rules or AttendanceRules()
     app[STORE_KEY] = store
     app[TOKENS_KEY] = frozenset(tokens)
     app[OPTS_KEY] = {"silent_after_s": silent_after_s, "page_size_max": page_size_max}
@@ -177,6 +237,9 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
         web.get("/api/v1/gateways", gateways),
         web.get("/api/v1/gateways/{gateway_id}", gateway),
         web.get("/api/v1/projects/{code}/punches", punches),
+        web.get("/api/v1/projects/{code}/attendance", attendance),
+        web.get("/api/v1/projects/{code}/attendance/monthly", attendance_monthly),
+        web.get("/api/v1/projects/{code}/payroll-export", payroll_export),
         web.get("/api/v1/gate-events", gate_events),
         web.get("/api/v1/alerts", alerts),
         web.get("/api/v1/stats", stats),

@@ -59,6 +59,21 @@ class FakeGateway:
             out.append(e)
         return out
 
+    def punch(self, worker_ref: str, at: dt.datetime, direction: str = "in", *, kind: str = "work",
+              reason: str | None = None, operator: str | None = None, gate_id: str = "gate-1") -> LedgerEntry:
+        """Append one punch of ``worker_ref`` at the aware time ``at`` (manual: ``reason`` + ``operator``)."""
+        return self._append(type="punch", worker_ref=worker_ref, kind=kind, direction=direction, gate_id=gate_id,
+                            device_time=format_utc(at), match_score=None if kind == "manual" else 0.93,
+                            liveness_score=None if kind == "manual" else 0.99,
+                            liveness_cue=None if kind == "manual" else "blink",
+                            manual_reason=reason, operator=operator)
+
+    def reject(self, worker_ref: str | None, at: dt.datetime, direction: str = "in", *,
+               reason: str = "liveness_failed") -> LedgerEntry:
+        """Append one rejected attempt (optionally naming the matched worker) at ``at``."""
+        return self._append(type="rejected", worker_ref=worker_ref, direction=direction, device_time=format_utc(at),
+                            match_score=0.9, liveness_score=0.2, liveness_cue="blink", reject_reason=reason)
+
     def add_event(self, event_kind: str, *, ref_seq: int | None = None, direction: str | None = None,
                   operator: str | None = None, reason: str | None = None) -> LedgerEntry:
         """Append one gate event (e.g. ``add_event("not_passed", ref_seq=3)``) to the chain."""
@@ -87,10 +102,13 @@ class FakeGateway:
                              since=since or format_utc(dt.datetime.now(dt.timezone.utc)),
                              software_version="0.1.0", reason=None if online else "connection lost")
 
-    def roster(self, id_number: str = "11010519491231002X") -> RosterChange:
+    def roster(self, id_number: str = "11010519491231002X", *, worker_ref: str = "W0001", action: str = "enroll",
+               name: str = "张三", role: str = "worker", post: str | None = None, company_code: str = "C1",
+               team_code: str | None = "T1", work_type: str | None = "020", entry_date: str | None = "2026-03-01",
+               exit_date: str | None = None, changed_at: dt.datetime | None = None) -> RosterChange:
         return RosterChange(v=1, type="roster_change", gateway_id=self.gateway_id, change_id=uuid.uuid4().hex,
-                            changed_at=format_utc(dt.datetime.now(dt.timezone.utc)), action="enroll",
-                            project_code=self.project_code, worker_ref="W0001", id_type="01", id_number=id_number,
-                            name="张三", role="worker", post=None, company_code="C1", team_code="T1",
-                            work_type="020", entry_date="2026-03-01", exit_date=None, face_consent=True,
+                            changed_at=format_utc(changed_at or dt.datetime.now(dt.timezone.utc)), action=action,
+                            project_code=self.project_code, worker_ref=worker_ref, id_type="01", id_number=id_number,
+                            name=name, role=role, post=post, company_code=company_code, team_code=team_code,
+                            work_type=work_type, entry_date=entry_date, exit_date=exit_date, face_consent=True,
                             operator="admin")

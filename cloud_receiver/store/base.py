@@ -184,6 +184,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> dict[str, Any]: ...
 
+    # ---- supervision (issue 6; SQL in ``supervision.py``)
+    @abc.abstractmethod
+    def roster(self, project_code: str) -> list[dict]:
+        """The latest roster change per worker of the project (incl. the ID number: callers mask)."""
+
+    @abc.abstractmethod
+    def attendance_punches(self, project_code: str, first_date: str, last_date: str) -> list[dict]:
+        """Punch rows with a worker and ``passage`` for device dates first_date..last_date."""
+
     @abc.abstractmethod
     def ledger(self, gateway_id: str | None = None) -> list[dict]:
         """All ledger rows (both types) ordered by gateway, seq: for tests and exports."""

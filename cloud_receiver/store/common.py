@@ -28,6 +28,7 @@ from shared_schema.chain import GENESIS_HASH
 
 from .base import BatchResult, EntryRow, GatewayKeyConflict, Store, SweepResult, seq_ranges
 from .migrations import MIGRATIONS
+from .supervision import SupervisionQueries
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _fix(row: dict) -> dict:
     return row
 
 
-class SqlStore(Store):
+class SqlStore(SupervisionQueries, Store):
     PH = "?"
 
     def __init__(self, url: str):
