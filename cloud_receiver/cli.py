@@ -1,7 +1,8 @@
 """``cloud-receiver --config PATH <command>``.
 
 Commands: ``keygen``, ``check-config``, ``migrate``, ``register-gateway``, ``run``,
-``stats [--json]``, ``doctor``. Exit codes: 0 ok, 1 failure, 2 usage/config error.
+``stats [--json]``, ``doctor``, ``ca ...`` (the MQTT certificate authority: :mod:`.ca_cli`;
+``--config`` is needed there only for ``ca issue-gateway --register``). Exit codes: 0 ok, 1 failure, 2 usage/config error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from shared_schema import envelope, topics
 from shared_schema.typed_config import ConfigError
 
-from . import __version__
+from . import __version__, ca_cli
 from .config import ReceiverConfig, load_config
 from .store import GatewayKeyConflict, open_store
 
@@ -52,10 +53,14 @@ def cmd_check_config(cfg: ReceiverConfig, args) -> int:
             problems.append("api is enabled but no tokens are configured")
     except ConfigError as exc:
         problems.append(str(exc))
+    for label, f in (("ca_file", cfg.mqtt.ca_file), ("cert_file", cfg.mqtt.cert_file),
+                     ("key_file", cfg.mqtt.key_file)):
+        if f and not Path(f).is_file():
+            problems.append(f"mqtt.{label} {f} does not exist")
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
     print(f"config ok: receiver {cfg.receiver_id}, store {cfg.store.url.split('@')[-1]}, "
-          f"mqtt {cfg.mqtt.host}:{cfg.mqtt.port}")
+          f"mqtt {cfg.mqtt.host}:{cfg.mqtt.port}{' (TLS)' if cfg.mqtt.tls else ''}")
     return 0
 
 
@@ -165,7 +170,7 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cloud-receiver", description="Real-name attendance city receiver")
-    p.add_argument("--config", required=True, help="TOML config file ([receiver] table)")
+    p.add_argument("--config", help="TOML config file ([receiver] table); required except for `ca`")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("keygen", help="create the city ack-signing key (0600; never overwrites)")
@@ -184,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts from the store")
     s.add_argument("--json", action="store_true")
     sub.add_parser("doctor", help="check store and key")
+    ca_cli.add_parser(sub)
     return p
 
 
@@ -192,7 +198,13 @@ COMMANDS = {"keygen": cmd_keygen, "check-config": cmd_check_config, "migrate": c
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "ca" and not ca_cli.needs_config(args):
+        _setup_logging("WARNING")
+        return ca_cli.run(args)
+    if not args.config:
+        parser.error("the following arguments are required: --config")
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -204,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         if not re.fullmatch(f"[{CODE_CHARS}]{{1,64}}", args.project_code):
             print("error: bad --project-code", file=sys.stderr)
             return 2
+    if args.command == "ca":
+        return ca_cli.run(args, cfg)
     return COMMANDS[args.command](cfg, args)
 
 

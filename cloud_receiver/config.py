@@ -2,7 +2,7 @@
 
 Decoded strictly with :func:`shared_schema.typed_config.load` into frozen
 dataclasses; unknown keys are errors that name the key. Relative paths
-(``signing_key_file``, ``api.tokens_file``, a ``sqlite:///relative.db`` store
+(``signing_key_file``, ``api.tokens_file``, ``mqtt.ca_file``/``cert_file``/``key_file``, a ``sqlite:///relative.db`` store
 URL) resolve against the folder of the config file.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from shared_schema import mqtt_tls
 from shared_schema.typed_config import ConfigError, load
 from shared_schema.wire import field
 
@@ -29,6 +30,12 @@ class MqttConfig:
     max_inflight: int = field(default=100, min=1, max=65535)
     reconnect_min_s: float = field(default=1.0, min=0.1, max=60.0)
     reconnect_max_s: float = field(default=30.0, min=1.0, max=600.0)
+    # TLS to the city broker (packaging/mosquitto): the city's CA, this receiver's client certificate
+    tls: bool = field(default=False)
+    ca_file: str | None = field(default=None, max_len=1024)
+    cert_file: str | None = field(default=None, max_len=1024)
+    key_file: str | None = field(default=None, max_len=1024)
+    tls_server_name: str | None = field(default=None, max_len=255)
 
 
 @dataclass(frozen=True)
@@ -95,10 +102,16 @@ def load_config(path: str | Path) -> ReceiverConfig:
         raise ConfigError(f"{path}: receiver.store.url must start with sqlite:/// or postgresql://")
     if cfg.mqtt.reconnect_max_s < cfg.mqtt.reconnect_min_s:
         raise ConfigError(f"{path}: receiver.mqtt.reconnect_max_s is below reconnect_min_s")
+    problem = mqtt_tls.check_keys(cfg.mqtt)
+    if problem:
+        raise ConfigError(f"{path}: receiver.mqtt: {problem}")
+    m = cfg.mqtt
+    mqtt = dataclasses.replace(m, **{k: _resolve(base, getattr(m, k)) for k in ("ca_file", "cert_file", "key_file")
+                                     if getattr(m, k)})
     api = cfg.api
     if api.tokens_file:
         api = dataclasses.replace(api, tokens_file=_resolve(base, api.tokens_file))
     cfg = dataclasses.replace(
-        cfg, signing_key_file=_resolve(base, cfg.signing_key_file), api=api,
+        cfg, signing_key_file=_resolve(base, cfg.signing_key_file), api=api, mqtt=mqtt,
         store=dataclasses.replace(cfg.store, url=resolve_store_url(cfg.store.url, base)))
     return cfg

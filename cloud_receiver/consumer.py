@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from shared_schema import envelope, topics
+from shared_schema import envelope, mqtt_tls, topics
 from shared_schema.messages import encode_message
 
 from .config import ReceiverConfig
@@ -66,6 +66,7 @@ class Consumer:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rx-{cfg.receiver_id}",
                                   protocol=mqtt.MQTTv5, manual_ack=True)
         self.client.max_inflight_messages_set(m.max_inflight)
+        mqtt_tls.apply(self.client, m)   # TLS + client certificate when [receiver.mqtt] tls = true
         self.client.reconnect_delay_set(max(1, int(m.reconnect_min_s)), max(1, int(m.reconnect_max_s)))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

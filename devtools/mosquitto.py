@@ -5,6 +5,11 @@ Configured the way this product needs a broker to be (see
 the default 1000 that silently drops QoS 1 messages, ``set_tcp_nodelay`` on,
 persistence on. Tests stop, kill -9 and restart it at will; the port and the
 persistence folder survive restarts.
+
+``MosquittoBroker(tls=True)`` runs the SHIPPED city-broker configuration instead
+(``packaging/mosquitto/mosquitto.conf`` and ``acl``, rendered with this broker's
+paths and port): TLS only, client certificates, ACLs, CRL. It makes a throw-away
+CA with :mod:`cloud_receiver.ca` in ``workdir/pki`` and issues certificates from it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,31 @@ from . import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
 
+SHIPPED = Path(__file__).resolve().parent.parent / "packaging" / "mosquitto"
+
+
+def render_city_conf(template: str, *, port: int, files: dict[str, Path], data_dir: Path,
+                     log_path: Path) -> str:
+    """The shipped broker config with paths and the listener swapped for a private instance;
+    every other line (TLS, certificates, ACL, limits, persistence) is kept as shipped."""
+    out = []
+    for line in template.splitlines():
+        word = line.split(" ", 1)[0]
+        if word == "listener":
+            line = f"listener {port} 127.0.0.1"
+        elif word == "pid_file":
+            continue
+        elif word in files:
+            line = f"{word} {files[word]}"
+        elif word == "persistence_location":
+            line = f"persistence_location {data_dir}/"
+        elif word == "log_dest":
+            line = f"log_dest file {log_path}"
+        out.append(line)
+    if os.geteuid() == 0:
+        out.append("user root")
+    return "\n".join(out) + "\n"
+
 
 def find_mosquitto() -> str:
     for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
@@ -30,7 +60,7 @@ def find_mosquitto() -> str:
 
 
 class MosquittoBroker:
-    def __init__(self, workdir: str | Path | None = None, port: int | None = None):
+    def __init__(self, workdir: str | Path | None = None, port: int | None = None, *, tls: bool = False):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="rn-mqtt-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -39,7 +69,44 @@ class MosquittoBroker:
         self.conf = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
         (self.workdir / "data").mkdir(exist_ok=True)
-        self._write_conf()
+        self.tls = tls
+        self.ca = None
+        if tls:
+            self._write_tls_conf()
+        else:
+            self._write_conf()
+
+    # ---- TLS + ACL mode: the shipped city-broker configuration ------------------------------
+    def _write_tls_conf(self) -> None:
+        from cloud_receiver.ca import CA_CERT, CRL, CertificateAuthority
+        pki = self.workdir / "pki"
+        if (pki / "ca" / CA_CERT).exists():
+            self.ca = CertificateAuthority(pki / "ca")
+        else:
+            self.ca = CertificateAuthority.init(pki / "ca", name="RN test CA")
+            self.ca.issue_broker(["localhost", "127.0.0.1"], pki / "broker")
+        acl = self.workdir / "acl"
+        shutil.copyfile(SHIPPED / "acl", acl)
+        files = {"cafile": pki / "broker" / CA_CERT, "certfile": pki / "broker" / "broker.crt",
+                 "keyfile": pki / "broker" / "broker.key", "crlfile": pki / "ca" / CRL, "acl_file": acl}
+        self.conf.write_text(render_city_conf((SHIPPED / "mosquitto.conf").read_text(), port=self.port,
+                                              files=files, data_dir=self.workdir / "data",
+                                              log_path=self.log_path))
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "pki" / "ca" / "ca.crt"
+
+    def issue_gateway(self, gateway_id: str) -> Path:
+        """A client certificate (CN = gateway id) in ``pki/gw-{id}/``: ca.crt, mqtt-client.crt/.key."""
+        out = self.workdir / "pki" / f"gw-{gateway_id}"
+        self.ca.issue_gateway(gateway_id, out)
+        return out
+
+    def issue_receiver(self, receiver_id: str) -> Path:
+        out = self.workdir / "pki" / f"rx-{receiver_id}"
+        self.ca.issue_receiver(receiver_id, out)
+        return out
 
     def _write_conf(self) -> None:
         lines = [
@@ -67,7 +134,7 @@ class MosquittoBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "MosquittoBroker":
+    def start(self, timeout: float = 10.0) -> MosquittoBroker:
         if self.running:
             return self
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
@@ -102,6 +169,11 @@ class MosquittoBroker:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its ACL file and, for TLS listeners, the CRL."""
+        if self.running:
+            self.proc.send_signal(signal.SIGHUP)
 
     def restart(self) -> None:
         self.stop()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from shared_schema import mqtt_tls
 from shared_schema.messages import CODE, GATEWAY_ID, MAX_BATCH_ENTRIES
 from shared_schema.typed_config import ConfigError, decode_config, load_table
 from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
@@ -58,6 +59,12 @@ class MqttConfig:
     host: str = field(default="127.0.0.1", max_len=255)
     port: int = field(default=1883, min=1, max=65535)
     keepalive_s: int = field(default=30, min=5, max=3600)
+    # TLS to the city broker (packaging/mosquitto): the city's CA, this gateway's client certificate
+    tls: bool = field(default=False)
+    ca_file: str | None = field(default=None, max_len=PATH_LEN)
+    cert_file: str | None = field(default=None, max_len=PATH_LEN)
+    key_file: str | None = field(default=None, max_len=PATH_LEN)
+    tls_server_name: str | None = field(default=None, max_len=255)
 
 
 @dataclass(frozen=True)
@@ -118,9 +125,14 @@ class EdgeConfig:
                 raise ValueError(f"gate.open_timeout_s must exceed turnstile {t.id}'s pulse_ms")
         if self.sync.backoff_min_s > self.sync.backoff_max_s:
             raise ValueError("sync.backoff_min_s must be ≤ sync.backoff_max_s")
+        problem = mqtt_tls.check_keys(self.mqtt)
+        if problem:
+            raise ValueError(f"mqtt: {problem}")
 
 
-def _resolve(base: Path, value: str) -> str:
+def _resolve(base: Path, value: str | None) -> str | None:
+    if value is None:
+        return None
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
 
@@ -148,4 +160,7 @@ def load_config(path: str | Path) -> EdgeConfig:
         signing_key_file=_resolve(base, cfg.signing_key_file),
         receiver_public_key_file=_resolve(base, cfg.receiver_public_key_file),
         ledger=dataclasses.replace(cfg.ledger, path=_resolve(base, cfg.ledger.path)),
+        mqtt=dataclasses.replace(cfg.mqtt, ca_file=_resolve(base, cfg.mqtt.ca_file),
+                                 cert_file=_resolve(base, cfg.mqtt.cert_file),
+                                 key_file=_resolve(base, cfg.mqtt.key_file)),
     )

@@ -20,9 +20,10 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from shared_schema.envelope import read_private_key, read_public_key
 
@@ -123,14 +124,16 @@ CONNACK_CODES = {1: "unacceptable protocol version", 2: "client id rejected", 3:
                  4: "bad user name or password", 5: "not authorised"}
 
 
-def mqtt_connack(host: str, port: int, timeout: float) -> int:
-    """Open TCP, send an MQTT 3.1.1 CONNECT (clean session, a throw-away client id, never the
-    agent's), return the CONNACK return code (0 = accepted). Raises OSError / ValueError."""
+def mqtt_connack(host: str, port: int, timeout: float, tls_context=None) -> int:
+    """Open TCP (TLS with ``tls_context``: the agent's CA, client certificate, name check), send an
+    MQTT 3.1.1 CONNECT (clean session, a throw-away client id, never the agent's), return the
+    CONNACK return code (0 = accepted). Raises OSError / ValueError."""
     client_id = f"doctor-{uuid.uuid4().hex[:12]}".encode()
     var = b"\x00\x04MQTT\x04\x02" + struct.pack(">H", 10)
     payload = struct.pack(">H", len(client_id)) + client_id
     body = var + payload
-    with socket.create_connection((host, port), timeout=timeout) as s:
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        s = tls_context.wrap_socket(raw, server_hostname=host) if tls_context is not None else raw
         s.settimeout(timeout)
         s.sendall(bytes((0x10, len(body))) + body)
         reply = b""
@@ -150,9 +153,13 @@ def mqtt_connack(host: str, port: int, timeout: float) -> int:
 
 def check_broker(cfg: EdgeConfig, timeout: float) -> list[Check]:
     label = "消息服务器 / MQTT broker"
-    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
+    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}" + (" (TLS)" if cfg.mqtt.tls else "")
     try:
-        code = mqtt_connack(cfg.mqtt.host, cfg.mqtt.port, timeout)
+        ctx = None
+        if cfg.mqtt.tls:
+            from shared_schema.mqtt_tls import client_context
+            ctx = client_context(cfg.mqtt.ca_file, cfg.mqtt.cert_file, cfg.mqtt.key_file, cfg.mqtt.tls_server_name)
+        code = mqtt_connack(cfg.mqtt.host, cfg.mqtt.port, timeout, ctx)
     except (OSError, ValueError) as exc:
         return [_row(False, label, f"{where}: {exc or type(exc).__name__}")]
     if code != 0:

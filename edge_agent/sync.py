@@ -32,7 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from shared_schema import SCHEMA_VERSION, topics
+from shared_schema import SCHEMA_VERSION, mqtt_tls, topics
 from shared_schema.envelope import EnvelopeError, open_signed, seal
 from shared_schema.messages import BatchAck, GatewayStatus, decode_message, encode_message
 from shared_schema.wire import DecodeError, utc_now
@@ -143,6 +143,7 @@ class LedgerSync:
                         protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
         c.max_inflight_messages_set(self.sc.max_inflight_batches + 16)  # before connect()
         c.max_queued_messages_set(0)
+        mqtt_tls.apply(c, self.cfg.mqtt)   # TLS + client certificate when [edge.mqtt] tls = true
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
