@@ -147,7 +147,8 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
             loop.add_signal_handler(sig, stop.set)
         runner = None
         if cfg.api.enabled:
-            app = make_app(store, tokens, silent_after_s=cfg.silent_after_s, page_size_max=cfg.api.page_size_max)
+            app = make_app(store, tokens, silent_after_s=cfg.silent_after_s, page_size_max=cfg.api.page_size_max,
+                           attendance_rules=cfg.attendance)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, cfg.api.host, cfg.api.port)

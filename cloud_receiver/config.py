@@ -17,6 +17,8 @@ from shared_schema import mqtt_tls
 from shared_schema.typed_config import ConfigError, load
 from shared_schema.wire import field
 
+from .supervision.rules import AttendanceRules
+
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
 MIN_TOKEN_LEN = 16
 
@@ -65,6 +67,7 @@ class ReceiverConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    attendance: AttendanceRules = field(default_factory=AttendanceRules)
 
     def api_tokens(self) -> frozenset[str]:
         """Tokens from ``api.tokens`` plus one per line of ``api.tokens_file`` (# comments)."""

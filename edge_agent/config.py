@@ -18,6 +18,7 @@ from shared_schema.typed_config import ConfigError, decode_config, load_table
 from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
 
 from .drivers.config import TurnstileBase, decode_turnstiles
+from .vision.config import VisionConfig
 
 __all__ = ["ConfigError", "EdgeConfig", "GateConfig", "GateTimingConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
            "SimulateConfig", "load_config"]
@@ -102,6 +103,7 @@ class EdgeConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     gate: GateTimingConfig = field(default_factory=GateTimingConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
     # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
     # into its kind's dataclass; the generic decoder only sees their id and type.
     turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)
@@ -163,4 +165,5 @@ def load_config(path: str | Path) -> EdgeConfig:
         mqtt=dataclasses.replace(cfg.mqtt, ca_file=_resolve(base, cfg.mqtt.ca_file),
                                  cert_file=_resolve(base, cfg.mqtt.cert_file),
                                  key_file=_resolve(base, cfg.mqtt.key_file)),
+        vision=dataclasses.replace(cfg.vision, models_dir=_resolve(base, cfg.vision.models_dir or None) or ""),
     )
