@@ -7,8 +7,9 @@ nobody passed (a ``not_passed`` gate event referring to it), else ``null``. Gate
 
 Supervision (issue 6, :mod:`cloud_receiver.supervision`): ``/api/v1/projects/{code}/attendance?date=``,
 ``.../attendance/monthly?month=`` and ``.../payroll-export?month=&format=csv|xlsx`` (ID numbers
-masked). Every token sees every project for now; role scoping (city / district / project)
-is a later slice of issue 6."""
+masked). Projects, status periods (停工), key-post on-duty rates and warnings:
+:mod:`cloud_receiver.api_projects`. Every token sees every project for now; role scoping
+(city / district / project) is a later slice of issue 6."""
 
 from __future__ import annotations
 
@@ -244,4 +245,6 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
         web.get("/api/v1/alerts", alerts),
         web.get("/api/v1/stats", stats),
     ])
+    from . import api_projects  # imports this module: registered here, not at the top
+    app.add_routes(api_projects.routes())
     return app

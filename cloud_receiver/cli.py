@@ -131,12 +131,14 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
 
     from .api import make_app
     from .consumer import Consumer
+    from .supervision.warnings import WarningHook
     from .sweep import Sweeper
 
     key = envelope.read_private_key(Path(cfg.signing_key_file))
     tokens = cfg.api_tokens()
     store = open_store(cfg.store.url, migrate=True)
-    sweeper = Sweeper(store, cfg.gap_grace_s, cfg.sweep_interval_s).start()
+    sweeper = Sweeper(store, cfg.gap_grace_s, cfg.sweep_interval_s,
+                      hooks=[WarningHook(store, cfg.warnings, cfg.attendance)]).start()
     consumer = Consumer(cfg, store, key, sweeper).start()
     log.info("cloud-receiver %s (%s) running", __version__, cfg.receiver_id)
 
@@ -147,7 +149,7 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
             loop.add_signal_handler(sig, stop.set)
         runner = None
         if cfg.api.enabled:
-            app = make_app(store, tokens, silent_after_s=cfg.silent_after_s, page_size_max=cfg.api.page_size_max,
+            app = make_app(store, tokens, silent_after_s=cfg.warnings.gateway_silent_s, page_size_max=cfg.api.page_size_max,
                            attendance_rules=cfg.attendance)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()

@@ -18,6 +18,7 @@ from shared_schema.typed_config import ConfigError, load
 from shared_schema.wire import field
 
 from .supervision.rules import AttendanceRules
+from .supervision.warnings import WarningRules
 
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
 MIN_TOKEN_LEN = 16
@@ -62,12 +63,12 @@ class ReceiverConfig:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(default="INFO")
     gap_grace_s: float = field(default=300.0, min=0.0, max=30 * 86400.0)
     sweep_interval_s: float = field(default=30.0, min=0.1, max=86400.0)
-    silent_after_s: float = field(default=86400.0, min=60.0, max=30 * 86400.0)
     registry_cache_s: float = field(default=5.0, min=0.0, max=3600.0)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     attendance: AttendanceRules = field(default_factory=AttendanceRules)
+    warnings: WarningRules = field(default_factory=WarningRules)
 
     def api_tokens(self) -> frozenset[str]:
         """Tokens from ``api.tokens`` plus one per line of ``api.tokens_file`` (# comments)."""

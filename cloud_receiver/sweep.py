@@ -24,8 +24,9 @@ def run_sweep(store: Store, gap_grace_s: float, now: float | None = None) -> Swe
 
 
 class Sweeper:
-    def __init__(self, store: Store, gap_grace_s: float, interval_s: float):
+    def __init__(self, store: Store, gap_grace_s: float, interval_s: float, hooks=()):
         self.store = store
+        self.hooks = list(hooks)  # callables run after each sweep, e.g. supervision.warnings.WarningHook
         self.gap_grace_s = gap_grace_s
         self.interval_s = interval_s
         self._stop = threading.Event()
@@ -48,6 +49,11 @@ class Sweeper:
                 run_sweep(self.store, self.gap_grace_s)
             except Exception:  # noqa: BLE001 - the sweep never kills the service
                 log.exception("sweep failed; retrying next interval")
+            for hook in self.hooks:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - a hook never kills the sweep
+                    log.exception("sweep hook %r failed; retrying next interval", hook)
             self.runs += 1
             self._wake.wait(self.interval_s)
             self._wake.clear()

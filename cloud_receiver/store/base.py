@@ -196,3 +196,37 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def ledger(self, gateway_id: str | None = None) -> list[dict]:
         """All ledger rows (both types) ordered by gateway, seq: for tests and exports."""
+
+    # ---- projects, status periods, warnings (issue 6; SQL in ``projects.py``)
+    @abc.abstractmethod
+    def upsert_project(self, row: dict, now: float) -> str:
+        """Insert or update a validated project row; → 'created' or 'updated'."""
+
+    @abc.abstractmethod
+    def list_projects(self, district: str | None = None) -> list[dict]:
+        """Projects, each with ``periods`` (its status periods by from_date)."""
+
+    @abc.abstractmethod
+    def get_project(self, project_code: str) -> dict | None: ...
+
+    @abc.abstractmethod
+    def add_status_period(self, project_code: str, period: dict, now: float) -> dict:
+        """Add a validated status period; LookupError / PeriodOverlap."""
+
+    @abc.abstractmethod
+    def sync_warnings(self, rules, found: dict, now: float) -> dict:
+        """Idempotent re-evaluation of the given warning rules (see ``projects.py``)."""
+
+    @abc.abstractmethod
+    def warnings(self, project_code: str | None, state: str | None, rule: str | None,
+                 limit: int, offset: int) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def get_warning(self, warning_id: int) -> dict | None: ...
+
+    @abc.abstractmethod
+    def set_warning_state(self, warning_id: int, state: str, operator: str, note: str | None,
+                          now: float) -> dict | None: ...
+
+    @abc.abstractmethod
+    def open_tamper_alerts(self) -> list[dict]: ...

@@ -28,6 +28,7 @@ from shared_schema.chain import GENESIS_HASH
 
 from .base import BatchResult, EntryRow, GatewayKeyConflict, Store, SweepResult, seq_ranges
 from .migrations import MIGRATIONS
+from .projects import ProjectQueries
 from .supervision import SupervisionQueries
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _fix(row: dict) -> dict:
     return row
 
 
-class SqlStore(SupervisionQueries, Store):
+class SqlStore(SupervisionQueries, ProjectQueries, Store):
     PH = "?"
 
     def __init__(self, url: str):

@@ -89,6 +89,48 @@ _COMMON_TAIL = [
         operator TEXT NOT NULL,
         received_at DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX roster_changes_worker ON roster_changes (project_code, worker_ref)",
+    # supervision (issue 6): projects, their dated status periods (national code table:
+    # 001 preparing, 002 approved, 003 under construction, 004 completed, 005 stopped 停工), warnings
+    """CREATE TABLE projects (
+        project_code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        district TEXT,
+        address TEXT,
+        lng DOUBLE PRECISION,
+        lat DOUBLE PRECISION,
+        general_contractor TEXT,
+        supervisor TEXT,
+        status TEXT NOT NULL DEFAULT '003' CHECK (status IN ('001', '002', '003', '004', '005')),
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX projects_district ON projects (district, project_code)",
+    """CREATE TABLE project_status_periods (
+        period_id {serial},
+        project_code TEXT NOT NULL REFERENCES projects (project_code),
+        status TEXT NOT NULL CHECK (status IN ('001', '002', '003', '004', '005')),
+        from_date TEXT NOT NULL,
+        to_date TEXT,
+        reason TEXT,
+        operator TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        CHECK (to_date IS NULL OR to_date >= from_date))""",
+    "CREATE INDEX project_status_periods_project ON project_status_periods (project_code, from_date)",
+    """CREATE TABLE warnings (
+        warning_id {serial},
+        rule TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        project_code TEXT,
+        gateway_id TEXT,
+        evidence TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        first_seen DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL,
+        state_changed_at DOUBLE PRECISION,
+        state_operator TEXT,
+        state_note TEXT)""",
+    # at most one live (open or acknowledged) warning per rule and subject: re-evaluation never duplicates
+    "CREATE UNIQUE INDEX warnings_live ON warnings (rule, subject) WHERE state <> 'resolved'",
+    "CREATE INDEX warnings_project ON warnings (project_code, state, rule)",
 ]
 
 _GATEWAYS = """CREATE TABLE gateways (

@@ -159,7 +159,7 @@ def _key_dict(k: tuple) -> dict:
     return dict(zip(("company_code", "team_code"), k))
 
 
-def _group(rows: list[WorkerDay], key) -> list[dict]:
+def _group(rows: list[WorkerDay], key, rated: bool = True) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for wd in rows:
         if not wd.on_roster:
@@ -172,16 +172,17 @@ def _group(rows: list[WorkerDay], key) -> list[dict]:
     out = []
     for k in sorted(groups, key=lambda t: tuple("" if v is None else v for v in t)):
         g = groups[k]
-        out.append({**_key_dict(k), **g, "rate": _rate(g["present"], g["roster"])})
+        out.append({**_key_dict(k), **g, "rate": _rate(g["present"], g["roster"]) if rated else None})
     return out
 
 
 def project_day(date: str, roster: Iterable[RosterEntry], grouped: Mapping[tuple[str, str], list],
-                rules: AttendanceRules, punching: Iterable[str] | None = None) -> dict:
+                rules: AttendanceRules, punching: Iterable[str] | None = None, stopped: bool = False) -> dict:
     """Per worker rows + totals for one project and day. ``grouped`` is
     :func:`punches_by_worker_day` of the project's punches (any days; only ``date`` is used).
     The rate counts roster members active that day; people who punched without being on the
-    roster are listed (``on_roster`` false) and counted apart, never in the rate."""
+    roster are listed (``on_roster`` false) and counted apart, never in the rate.
+    On a ``stopped`` (停工) day every rate is ``None``; rows and counts are still computed and shown."""
     members = {m.worker_ref: m for m in roster if m.active_on(date)}
     if punching is None:  # who punched that day (project_month passes it, indexed once)
         punching = {ref for (ref, d) in grouped if d == date}
@@ -200,10 +201,10 @@ def project_day(date: str, roster: Iterable[RosterEntry], grouped: Mapping[tuple
               "manual_punches": sum(w.manual for w in rows),
               "off_roster_present": sum(1 for w in rows if w.present and not w.on_roster),
               "off_roster_punching": sum(1 for w in rows if not w.on_roster)}
-    totals["rate"] = _rate(totals["present"], totals["roster"])
-    return {"date": date, "totals": totals,
-            "companies": _group(rows, lambda w: (w.company_code,)),
-            "teams": _group(rows, lambda w: (w.company_code, w.team_code)),
+    totals["rate"] = None if stopped else _rate(totals["present"], totals["roster"])
+    return {"date": date, "stopped": stopped, "totals": totals,
+            "companies": _group(rows, lambda w: (w.company_code,), not stopped),
+            "teams": _group(rows, lambda w: (w.company_code, w.team_code), not stopped),
             "workers": rows}
 
 
@@ -215,9 +216,15 @@ def month_days(month: str) -> list[str]:
 
 
 def project_month(month: str, roster: Iterable[RosterEntry], grouped: Mapping[tuple[str, str], list],
-                  rules: AttendanceRules) -> dict:
+                  rules: AttendanceRules, stopped: Iterable[str] = ()) -> dict:
     """Monthly totals per worker (days present, hours, manual punches), per company and team,
-    and the daily rate series, from the same per-day computation as :func:`project_day`."""
+    and the daily rate series, from the same per-day computation as :func:`project_day`.
+
+    ``stopped`` dates (停工) are flagged in the series and left out of the month's ``rate``
+    (``rated_roster_days`` / ``rated_present_days``); days present on them still count in the
+    workers' days and hours (people who entered worked: payroll pays them) and are also shown
+    apart (``stopped_days_present``)."""
+    stopped = frozenset(stopped)
     roster = list(roster)
     by_ref = {m.worker_ref: m for m in roster}
     workers: dict[str, dict] = {}
@@ -226,8 +233,8 @@ def project_month(month: str, roster: Iterable[RosterEntry], grouped: Mapping[tu
     for ref, d in grouped:
         punching[d].add(ref)
     for date in month_days(month):
-        day = project_day(date, roster, grouped, rules, punching.get(date, ()))
-        days.append({"date": date, **day["totals"]})
+        day = project_day(date, roster, grouped, rules, punching.get(date, ()), date in stopped)
+        days.append({"date": date, "stopped": day["stopped"], **day["totals"]})
         for wd in day["workers"]:
             w = workers.get(wd.worker_ref)
             if w is None:
@@ -237,7 +244,7 @@ def project_month(month: str, roster: Iterable[RosterEntry], grouped: Mapping[tu
                     **({k: getattr(m, k) for k in ("name", "company_code", "team_code", "role", "post",
                                                    "entry_date", "exit_date", "status")} if m else {}),
                     "roster_days": 0, "days_present": 0, "hours": 0.0, "manual_punches": 0, "manual_days": 0,
-                    "off_roster_days_present": 0}
+                    "stopped_days_present": 0, "off_roster_days_present": 0}
             if not wd.on_roster:  # before entry / after exit / unknown: an anomaly, never paid or rated
                 w["off_roster_days_present"] += wd.present
                 continue
@@ -246,6 +253,7 @@ def project_month(month: str, roster: Iterable[RosterEntry], grouped: Mapping[tu
             w["hours"] = round(w["hours"] + wd.hours, 4)
             w["manual_punches"] += wd.manual
             w["manual_days"] += bool(wd.present and wd.manual)
+            w["stopped_days_present"] += bool(wd.present and day["stopped"])
     rows = [workers[k] for k in sorted(workers)]
     for w in rows:
         w["on_roster"] = w["roster_days"] > 0   # on the roster on at least one day of the month
@@ -264,9 +272,13 @@ def project_month(month: str, roster: Iterable[RosterEntry], grouped: Mapping[tu
 
     roster_days = sum(d["roster"] for d in days)
     present_days = sum(d["present"] for d in days)
+    rated = [d for d in days if not d["stopped"]]
+    rated_roster, rated_present = sum(d["roster"] for d in rated), sum(d["present"] for d in rated)
     return {"month": month,
             "totals": {"roster_days": roster_days, "present_days": present_days,
-                       "rate": _rate(present_days, roster_days),
+                       "stopped_days": len(days) - len(rated),
+                       "rated_roster_days": rated_roster, "rated_present_days": rated_present,
+                       "rate": _rate(rated_present, rated_roster),
                        "hours": round(sum(w["hours"] for w in rows if w["on_roster"]), 4),
                        "manual_punches": sum(w["manual_punches"] for w in rows),
                        "off_roster_days_present": sum(w["off_roster_days_present"] for w in rows)},

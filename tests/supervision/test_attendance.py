@@ -136,7 +136,7 @@ def test_monthly_totals(site):
         3, 23.5, 1, 1)
     assert (w["W2"]["days_present"], w["W2"]["hours"]) == (0, 0.0)
     assert len(rep["days"]) == 31 and rep["days"][0]["date"] == "2026-03-01"
-    assert rep["days"][1] == {"date": "2026-03-02", "roster": 2, "present": 1, "rate": 0.5, "manual_punches": 0,
+    assert rep["days"][1] == {"date": "2026-03-02", "stopped": False, "roster": 2, "present": 1, "rate": 0.5, "manual_punches": 0,
                               "off_roster_present": 0, "off_roster_punching": 0}
     assert rep["totals"]["present_days"] == 3 and rep["totals"]["roster_days"] == 62
     assert [(c["company_code"], c["days_present"], c["hours"]) for c in rep["companies"]] == [

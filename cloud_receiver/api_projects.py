@@ -1,0 +1,180 @@
+"""Projects, status periods, key-post on-duty rates and warnings (issue 6), registered by
+:func:`cloud_receiver.api.make_app`. Same bearer-token auth as every endpoint; writes
+(``POST``) are open to every token until roles (city / district / project) arrive in a
+later slice of issue 6 — then project writes belong to the city and district roles and
+warning state changes to whoever's scope holds the warning's project.
+
+* ``GET  /api/v1/projects[?district=]``: projects with their status today (China-local)
+* ``GET  /api/v1/projects/{code}``: one project with its status history
+* ``POST /api/v1/projects``: create or update (201 created, 200 updated)
+* ``POST /api/v1/projects/{code}/status``: add a dated status period (201; 404 no project;
+  409 overlapping another period)
+* ``GET  /api/v1/projects/{code}/on-duty?month=YYYY-MM``: key-post on-duty rates (到岗率)
+* ``GET  /api/v1/warnings?project=&state=&rule=&limit=&offset=``
+* ``POST /api/v1/warnings/{id}/state``: ``{"state": "acknowledged"|"resolved", "operator", "note"}``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+
+from .api import (
+    ALERT_STATES,
+    CODE_RE,
+    OPTS_KEY,
+    RULES_KEY,
+    STORE_KEY,
+    _bad,
+    _iso,
+    _month,
+    _paging,
+    _project_code,
+    _run,
+)
+from .supervision import service
+from .supervision.calendar import (
+    STATUS_CODES,
+    PeriodOverlap,
+    status_on,
+    validate_period,
+    validate_project,
+)
+from .supervision.warnings import RULE_IDS
+
+
+async def _body(request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("body must be a JSON object")
+    return body
+
+
+def _project_view(p: dict, today: str) -> dict:
+    status = status_on(today, p["status"], p["periods"])
+    out = {k: p[k] for k in ("project_code", "name", "district", "address", "lng", "lat", "general_contractor",
+                             "supervisor")}
+    out.update(registered_status=p["status"], status=status, status_name=STATUS_CODES[status], as_of=today,
+               created_at=_iso(p["created_at"]), updated_at=_iso(p["updated_at"]))
+    return out
+
+
+def _period_view(s: dict) -> dict:
+    return {**{k: s[k] for k in ("period_id", "status", "from_date", "to_date", "reason", "operator")},
+            "status_name": STATUS_CODES[s["status"]], "created_at": _iso(s["created_at"])}
+
+
+def _today(request) -> str:
+    return service.local_today(request.app[RULES_KEY])
+
+
+async def list_projects(request):
+    district = request.query.get("district") or None
+    if district is not None and len(district) > 64:
+        raise _bad("district is too long")
+    rows = await _run(request, request.app[STORE_KEY].list_projects, district)
+    today = _today(request)
+    return web.json_response({"as_of": today, "projects": [_project_view(p, today) for p in rows]})
+
+
+async def get_project(request):
+    code = _project_code(request)
+    p = await _run(request, request.app[STORE_KEY].get_project, code)
+    if p is None:
+        return web.json_response({"error": "no such project"}, status=404)
+    return web.json_response({**_project_view(p, _today(request)),
+                              "status_history": [_period_view(s) for s in p["periods"]]})
+
+
+async def post_project(request):
+    try:
+        row = validate_project(await _body(request))
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    outcome = await _run(request, request.app[STORE_KEY].upsert_project, row, time.time())
+    p = await _run(request, request.app[STORE_KEY].get_project, row["project_code"])
+    return web.json_response({"outcome": outcome, **_project_view(p, _today(request))},
+                             status=201 if outcome == "created" else 200)
+
+
+async def post_status(request):
+    code = _project_code(request)
+    try:
+        period = validate_period(await _body(request))
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    try:
+        stored = await _run(request, request.app[STORE_KEY].add_status_period, code, period, time.time())
+    except LookupError:
+        return web.json_response({"error": "no such project"}, status=404)
+    except PeriodOverlap as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    return web.json_response({"project_code": code, **_period_view(stored), "closed_period_id": stored["closed"]},
+                             status=201)
+
+
+async def on_duty(request):
+    code = _project_code(request)
+    month = _month(request)
+    body = await _run(request, service.on_duty_month, request.app[STORE_KEY], code, month, request.app[RULES_KEY])
+    return web.json_response(body)
+
+
+async def list_warnings(request):
+    project = request.query.get("project") or None
+    state = request.query.get("state") or None
+    rule = request.query.get("rule") or None
+    if project is not None and not CODE_RE.fullmatch(project):
+        raise _bad("bad project code")
+    if state is not None and state not in ALERT_STATES:
+        raise _bad(f"state must be one of {', '.join(ALERT_STATES)}")
+    if rule is not None and rule not in RULE_IDS:
+        raise _bad(f"rule must be one of {', '.join(RULE_IDS)}")
+    limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
+    rows = await _run(request, request.app[STORE_KEY].warnings, project, state, rule, limit, offset)
+    for r in rows:
+        for k in ("first_seen", "last_seen", "state_changed_at"):
+            r[k] = _iso(r[k])
+    return web.json_response({"limit": limit, "offset": offset, "warnings": rows})
+
+
+async def warning_state(request):
+    try:
+        wid = int(request.match_info["warning_id"])
+    except ValueError:
+        raise _bad("bad warning id") from None
+    body = await _body(request)
+    state, operator, note = body.get("state"), body.get("operator"), body.get("note")
+    if state not in ("acknowledged", "resolved"):
+        raise _bad("state must be acknowledged or resolved")
+    if not isinstance(operator, str) or not operator.strip() or len(operator) > 64:
+        raise _bad("operator is required (1-64 characters)")
+    if note is not None and (not isinstance(note, str) or len(note) > 1000):
+        raise _bad("note must be a string of at most 1000 characters")
+    try:
+        w = await _run(request, request.app[STORE_KEY].set_warning_state, wid, state, operator.strip(), note,
+                       time.time())
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    if w is None:
+        return web.json_response({"error": "no such warning"}, status=404)
+    for k in ("first_seen", "last_seen", "state_changed_at"):
+        w[k] = _iso(w[k])
+    return web.json_response(w)
+
+
+def routes() -> list:
+    return [
+        web.get("/api/v1/projects", list_projects),
+        web.post("/api/v1/projects", post_project),
+        web.get("/api/v1/projects/{code}", get_project),
+        web.post("/api/v1/projects/{code}/status", post_status),
+        web.get("/api/v1/projects/{code}/on-duty", on_duty),
+        web.get("/api/v1/warnings", list_warnings),
+        web.post("/api/v1/warnings/{warning_id}/state", warning_state),
+    ]
