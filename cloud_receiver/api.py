@@ -100,6 +100,7 @@ def _gateway_view(g: dict, silent_after_s: float, now: float) -> dict:
         "oldest_unacked_age_s": g["oldest_unacked_age_s"], "clock_offset_s": g["clock_offset_s"],
         "software_version": g["software_version"], "disk_alarm": g["disk_alarm"], "ledger_ok": g["ledger_ok"],
         "last_heartbeat_at": _iso(g["last_heartbeat_at"]), "status_since": g["status_since"],
+        "devices": json.loads(g["devices_json"]) if g.get("devices_json") else [],
     }
 
 

@@ -39,7 +39,7 @@ from shared_schema import SCHEMA_VERSION, envelope, topics
 from shared_schema.chain import entry_hash, hash_wire_dict
 from shared_schema.messages import (EVENT_ID, MESSAGE_TYPES, BatchAck, GatewayStatus, Heartbeat, PunchBatch,
                                     RosterChange)
-from shared_schema.wire import DecodeError, canonical_json, decode, format_utc, loads_strict, parse_utc
+from shared_schema.wire import DecodeError, canonical_json, decode, format_utc, loads_strict, parse_utc, to_wire
 
 from .store import BatchResult, EntryRow, Store
 
@@ -269,6 +269,7 @@ class Ingestor:
                                                "boot_id", "software_version", "disk_free_bytes", "disk_alarm",
                                                "ledger_ok")}
             hb["clock_offset_s"] = now - parse_utc(msg.sent_at).timestamp()
+            hb["devices_json"] = json.dumps([to_wire(d) for d in msg.devices], ensure_ascii=False)
             self.store.update_heartbeat(v.gateway_id, hb, now)
         elif isinstance(msg, GatewayStatus):
             self.store.update_status(v.gateway_id, msg.online, msg.since, msg.reason, msg.software_version, now)

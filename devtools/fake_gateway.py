@@ -90,12 +90,12 @@ class FakeGateway:
     def sealed_batch(self, entries, **kw) -> bytes:
         return self.seal(self.batch(entries, **kw))
 
-    def heartbeat(self, *, head_seq=10, acked=5, backlog=5, sent_at=None) -> Heartbeat:
+    def heartbeat(self, *, head_seq=10, acked=5, backlog=5, sent_at=None, devices=()) -> Heartbeat:
         return Heartbeat(v=1, type="heartbeat", gateway_id=self.gateway_id,
                          sent_at=sent_at or format_utc(dt.datetime.now(dt.timezone.utc)), monotonic_ns=123,
                          boot_id=BOOT, head_seq=head_seq, acked_through_seq=acked, backlog=backlog,
                          oldest_unacked_age_s=12.5, software_version="0.1.0", disk_free_bytes=10**9,
-                         disk_alarm=False, ledger_ok=True)
+                         disk_alarm=False, ledger_ok=True, devices=tuple(devices))
 
     def status(self, online: bool, since: str | None = None) -> GatewayStatus:
         return GatewayStatus(v=1, type="gateway_status", gateway_id=self.gateway_id, online=online,

@@ -17,7 +17,7 @@ from .drivers import Turnstile, open_turnstile
 from .feedback import Feedback
 from .gate import GateRecorder, Opener
 from .gate_controller import GateController, GateControllers
-from .heartbeat import HeartbeatLoop
+from .heartbeat import HeartbeatLoop, device_health
 from .ledger import PunchLedger
 from .sync import LedgerSync
 
@@ -68,7 +68,8 @@ class EdgeAgent:
         if opener is None and self.turnstiles:
             self.recorder.opener = self.gates.open
         self.heartbeat = HeartbeatLoop(cfg.gateway_id, self.ledger, self.disk, key,
-                                       self.sync.publish, cfg.heartbeat_interval_s)
+                                       self.sync.publish, cfg.heartbeat_interval_s,
+                                       devices=lambda: device_health(self.turnstiles.values()))
         self._stop = threading.Event()
         self._maint = threading.Thread(target=self._maintenance, name="maintenance", daemon=True)
 

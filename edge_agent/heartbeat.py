@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared_schema import SCHEMA_VERSION, topics
 from shared_schema.envelope import seal
-from shared_schema.messages import Heartbeat, encode_message
-from shared_schema.wire import utc_now
+from shared_schema.messages import DeviceHealth, Heartbeat, encode_message
+from shared_schema.wire import format_utc, utc_now
 
 from . import __version__
 from .disk import DiskMonitor
@@ -20,7 +22,18 @@ from .ledger import BOOT_ID, PunchLedger
 log = logging.getLogger(__name__)
 
 
-def build_heartbeat(gateway_id: str, ledger: PunchLedger, disk: DiskMonitor) -> Heartbeat:
+def device_health(turnstiles: Iterable) -> list[DeviceHealth]:
+    """The drivers' own health (``Turnstile.health()`` is cheap: no I/O)."""
+    out = []
+    for t in turnstiles:
+        h = t.health()
+        out.append(DeviceHealth(id=t.id, kind=t.kind, state=h.state, detail=h.detail[:128],
+                                since=format_utc(_dt.datetime.fromtimestamp(h.since, _dt.timezone.utc))))
+    return out
+
+
+def build_heartbeat(gateway_id: str, ledger: PunchLedger, disk: DiskMonitor,
+                    devices: Callable[[], list[DeviceHealth]] = list) -> Heartbeat:
     st = ledger.stats()
     ds = disk.check()
     return Heartbeat(
@@ -28,7 +41,8 @@ def build_heartbeat(gateway_id: str, ledger: PunchLedger, disk: DiskMonitor) -> 
         monotonic_ns=time.monotonic_ns(), boot_id=BOOT_ID, head_seq=st.head_seq,
         acked_through_seq=st.acked_through_seq, backlog=st.backlog,
         oldest_unacked_age_s=st.oldest_unacked_age_s, software_version=__version__,
-        disk_free_bytes=ds.free_bytes, disk_alarm=ds.alarm, ledger_ok=ledger.ledger_ok)
+        disk_free_bytes=ds.free_bytes, disk_alarm=ds.alarm, ledger_ok=ledger.ledger_ok,
+        devices=tuple(devices()))
 
 
 class HeartbeatLoop:
@@ -39,8 +53,10 @@ class HeartbeatLoop:
     """
 
     def __init__(self, gateway_id: str, ledger: PunchLedger, disk: DiskMonitor,
-                 key: Ed25519PrivateKey, publish, interval_s: float):
+                 key: Ed25519PrivateKey, publish, interval_s: float,
+                 devices: Callable[[], list[DeviceHealth]] = list):
         self.gateway_id = gateway_id
+        self.devices = devices
         self.ledger = ledger
         self.disk = disk
         self.key = key
@@ -51,7 +67,7 @@ class HeartbeatLoop:
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def beat(self) -> bool:
-        hb = build_heartbeat(self.gateway_id, self.ledger, self.disk)
+        hb = build_heartbeat(self.gateway_id, self.ledger, self.disk, self.devices)
         ok = self.publish(topics.heartbeat(self.gateway_id), seal(encode_message(hb), self.key), False)
         if ok:
             self.sent += 1

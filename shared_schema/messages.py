@@ -161,6 +161,17 @@ class BatchAck:
 
 
 @dataclass(frozen=True)
+class DeviceHealth:
+    """One gate device's health as its driver reports it (turnstile today; camera later)."""
+
+    id: str = field(pattern=CODE)
+    kind: str = field(max_len=32)                        # driver type, e.g. "modbus_rtu"
+    state: Literal["ok", "degraded", "down"]
+    detail: str = field(max_len=128)
+    since: str = field(utc=True)
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """Gateway → city, periodically: liveness of the link and the state of the backlog."""
 
@@ -178,6 +189,7 @@ class Heartbeat:
     disk_free_bytes: int = field(min=0, max=2**63 - 1)
     disk_alarm: bool
     ledger_ok: bool                                      # integrity check at start passed
+    devices: list[DeviceHealth] = field(max_items=64)    # gate hardware health
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ BOOL_COLS = ("disk_alarm", "ledger_ok", "online", "face_consent")
 GATEWAY_COLS = ("gateway_id, public_key, project_code, site, vendor, registered_at, key_replaced_at, "
                 "last_seen, rx_through_seq, last_heartbeat_at, head_seq, acked_through_seq, backlog, "
                 "oldest_unacked_age_s, clock_offset_s, boot_id, software_version, disk_free_bytes, "
-                "disk_alarm, ledger_ok, online, status_since, status_reason, status_at")
+                "disk_alarm, ledger_ok, devices_json, online, status_since, status_reason, status_at")
 PUNCH_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, direction, worker_ref, "
               "kind, match_score, liveness_score, liveness_cue, snapshot_ref, manual_reason, operator, "
               "chain_status, received_at")
@@ -364,11 +364,11 @@ class SqlStore(SupervisionQueries, ProjectQueries, Store):
         with self._write() as cur:
             self._x(cur, "UPDATE gateways SET last_seen = ?, last_heartbeat_at = ?, head_seq = ?, "
                          "acked_through_seq = ?, backlog = ?, oldest_unacked_age_s = ?, clock_offset_s = ?, "
-                         "boot_id = ?, software_version = ?, disk_free_bytes = ?, disk_alarm = ?, ledger_ok = ? "
-                         "WHERE gateway_id = ?",
+                         "boot_id = ?, software_version = ?, disk_free_bytes = ?, disk_alarm = ?, ledger_ok = ?, "
+                         "devices_json = ? WHERE gateway_id = ?",
                     (now, now, hb["head_seq"], hb["acked_through_seq"], hb["backlog"],
                      hb["oldest_unacked_age_s"], hb["clock_offset_s"], hb["boot_id"], hb["software_version"],
-                     hb["disk_free_bytes"], hb["disk_alarm"], hb["ledger_ok"], gateway_id))
+                     hb["disk_free_bytes"], hb["disk_alarm"], hb["ledger_ok"], hb["devices_json"], gateway_id))
 
     def update_status(self, gateway_id, online, since, reason, software_version, now):
         """Apply a status unless an equal-or-newer ``since`` was already applied... older ones are ignored."""

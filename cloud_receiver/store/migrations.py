@@ -154,6 +154,7 @@ _GATEWAYS = """CREATE TABLE gateways (
     disk_free_bytes BIGINT,
     disk_alarm BOOLEAN,
     ledger_ok BOOLEAN,
+    devices_json TEXT,
     online BOOLEAN NOT NULL DEFAULT FALSE,
     status_since TEXT,
     status_reason TEXT,

@@ -11,7 +11,7 @@ from edge_agent.disk import DiskMonitor
 from edge_agent.gate import GateDecision
 from shared_schema import topics
 from shared_schema.envelope import open_signed
-from shared_schema.messages import GatewayStatus, Heartbeat, decode_message
+from shared_schema.messages import GatewayStatus, Heartbeat, decode_message, encode_message
 
 
 def test_disk_alarm_above_actual_free_space(tmp_path, caplog):
@@ -58,3 +58,25 @@ def test_agent_heartbeat_status_and_recorder(mosquitto, make_cfg, keys, ack_peer
     assert wait_for(lambda: any(not decode_message(open_signed(p, pub), GatewayStatus).online
                                 for t, p, _ in lis.msgs if t == topics.status("GW-T1")), 5)
     lis.stop()
+
+
+def test_heartbeat_carries_the_turnstiles_health(tmp_path):
+    """Driver health reaches the city in the heartbeat (issue 4: 'a health state reported
+    in the heartbeat')."""
+    from edge_agent.drivers import open_turnstile
+    from edge_agent.heartbeat import build_heartbeat, device_health
+    from edge_agent.ledger import PunchLedger
+
+    t = open_turnstile({"id": "T1", "type": "simulated"})
+    ledger = PunchLedger(tmp_path / "l.db", "GW-T1", "P-1")
+    disk = DiskMonitor(tmp_path, 0, 0.0)
+    try:
+        hb = build_heartbeat("GW-T1", ledger, disk, lambda: device_health([t]))
+        assert [(d.id, d.kind, d.state) for d in hb.devices] == [("T1", "simulated", "ok")]
+        t.set_link_down(True)
+        hb = build_heartbeat("GW-T1", ledger, disk, lambda: device_health([t]))
+        assert [(d.id, d.state, d.detail) for d in hb.devices] == [("T1", "down", "simulated link down")]
+        assert decode_message(encode_message(hb)) == hb  # it is a valid wire message
+    finally:
+        t.close()
+        ledger.close()

@@ -76,3 +76,18 @@ def test_bad_parameters_are_400_with_json_error(store, gw):
             assert r.status == 400, url
             assert "error" in await r.json()
     run_api(store, scenario)
+
+
+def test_gateway_view_shows_device_health_from_the_heartbeat(store, gw, ingestor):
+    """The turnstile's health travels in the heartbeat and is shown per gateway."""
+    from shared_schema.messages import DeviceHealth
+
+    down = DeviceHealth(id="T1", kind="modbus_rtu", state="down", detail="port missing",
+                        since="2026-03-02T00:00:00.000000Z")
+    assert ingestor.handle(topic(gw, "heartbeat"), gw.seal(gw.heartbeat(devices=[down]))).verdict.ok
+
+    async def scenario(c):
+        view = await (await c.get(f"/api/v1/gateways/{gw.gateway_id}", headers=AUTH)).json()
+        assert view["devices"] == [{"id": "T1", "kind": "modbus_rtu", "state": "down",
+                                    "detail": "port missing", "since": "2026-03-02T00:00:00.000000Z"}]
+    run_api(store, scenario)

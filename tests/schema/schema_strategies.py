@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from shared_schema.chain import GENESIS_HASH, entry_hash
-from shared_schema.messages import (BatchAck, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
+from shared_schema.messages import (BatchAck, DeviceHealth, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
                                     RosterChange, decode_message, replace)
 from shared_schema.wire import DecodeError, format_utc
 
@@ -177,7 +177,10 @@ heartbeats = st.builds(
     acked_through_seq=st.integers(0, 2**62), backlog=st.integers(0, 2**40),
     oldest_unacked_age_s=st.none() | st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False),
     software_version=texts(32), disk_free_bytes=st.integers(0, 2**50), disk_alarm=st.booleans(),
-    ledger_ok=st.booleans())
+    ledger_ok=st.booleans(),
+    devices=st.lists(st.builds(DeviceHealth, id=codes, kind=texts(32),
+                               state=st.sampled_from(["ok", "degraded", "down"]), detail=texts(128),
+                               since=utc_texts), max_size=3).map(tuple))
 
 gateway_statuses = st.builds(
     GatewayStatus, v=st.just(1), type=st.just("gateway_status"), gateway_id=gateway_ids,
@@ -246,6 +249,8 @@ def valid_dicts() -> dict[str, dict]:
             "monotonic_ns": 5, "boot_id": "abcdef12", "head_seq": 2, "acked_through_seq": 1,
             "backlog": 1, "oldest_unacked_age_s": 1.5, "software_version": "0.1.0",
             "disk_free_bytes": 10**9, "disk_alarm": False, "ledger_ok": True,
+            "devices": [{"id": "T1", "kind": "modbus_rtu", "state": "ok", "detail": "",
+                         "since": "2026-01-31T07:00:00Z"}],
         },
         "gateway_status": {
             "v": 1, "type": "gateway_status", "gateway_id": "GW1", "online": True,
