@@ -35,11 +35,11 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from shared_schema import SCHEMA_VERSION, envelope, topics
+from shared_schema import envelope, topics
 from shared_schema.chain import entry_hash, hash_wire_dict
-from shared_schema.messages import (EVENT_ID, MESSAGE_TYPES, BatchAck, GatewayStatus, Heartbeat, PunchBatch,
-                                    RosterChange)
-from shared_schema.wire import DecodeError, canonical_json, decode, format_utc, loads_strict, parse_utc, to_wire
+from shared_schema.messages import (EVENT_ID, BatchAck, GatewayStatus, Heartbeat, PunchBatch, RosterChange,
+                                    decode_message_and_json)
+from shared_schema.wire import DecodeError, canonical_json, format_utc, loads_strict, parse_utc, to_wire
 
 from .store import BatchResult, EntryRow, Store
 
@@ -134,23 +134,6 @@ def entry_rows(batch: PunchBatch, received_at: float, wire_entries: list | None 
         for e, h in zip(entries, hashes)]
 
 
-def decode_body(body: bytes, expected: type | None = None) -> tuple[Any, Any]:
-    """:func:`shared_schema.messages.decode_message` that also returns the parsed JSON, so the
-    receiver parses each payload once (the entry hashes are taken over the entries *as
-    received*). Same checks, same order, same reasons; ``tests/receiver`` checks the two agree."""
-    obj = loads_strict(body)
-    if not isinstance(obj, dict):
-        raise DecodeError("wrong_type", "message must be a JSON object")
-    if obj.get("v") != SCHEMA_VERSION or type(obj.get("v")) is not int:
-        raise DecodeError("wrong_version", f"schema version must be {SCHEMA_VERSION}")
-    cls = MESSAGE_TYPES.get(obj.get("type")) if isinstance(obj.get("type"), str) else None
-    if cls is None:
-        raise DecodeError("unknown_type", "unknown message type")
-    if expected is not None and cls is not expected:
-        raise DecodeError("unexpected_type", f"expected {expected.__name__}")
-    return decode(cls, obj), obj
-
-
 def _guess_batch_id(body: bytes) -> str:
     try:
         obj = loads_strict(body)
@@ -185,7 +168,7 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
         return v
     v.signed = True
     try:
-        msg, obj = decode_body(body, EXPECTED[v.channel])
+        msg, obj = decode_message_and_json(body, EXPECTED[v.channel])  # entries hashed as received
     except DecodeError as exc:
         v.reason, v.detail = exc.reason, exc.detail
         if v.channel == "punches":

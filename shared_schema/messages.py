@@ -246,6 +246,12 @@ MESSAGE_TYPES: dict[str, type] = {
 
 def decode_message(body: bytes, expected: type | None = None):
     """Bytes → message object. Raises :class:`DecodeError` with a reason code."""
+    return decode_message_and_json(body, expected)[0]
+
+
+def decode_message_and_json(body: bytes, expected: type | None = None):
+    """:func:`decode_message` that also returns the parsed JSON object, for a caller that
+    needs the entries exactly as received (the receiver hashes them) without parsing twice."""
     obj = loads_strict(body)
     if not isinstance(obj, dict):
         raise DecodeError("wrong_type", "message must be a JSON object")
@@ -256,7 +262,7 @@ def decode_message(body: bytes, expected: type | None = None):
         raise DecodeError("unknown_type", "unknown message type")
     if expected is not None and cls is not expected:
         raise DecodeError("unexpected_type", f"expected {expected.__name__}")
-    return decode(cls, obj)
+    return decode(cls, obj), obj
 
 
 def encode_message(msg) -> bytes:

@@ -1,7 +1,7 @@
 """The ingest fast paths give the same answers as the general ones (both dialects).
 
 * ``hash_wire`` (one prebuilt C JSON encoder) == ``shared_schema.chain.hash_wire_dict``;
-* ``decode_body`` (parse once) == ``shared_schema.messages.decode_message``;
+* ``decode_message_and_json`` (parse once) == ``shared_schema.messages.decode_message``;
 * PostgreSQL COPYs a batch straight into the ledger without looking up event ids; a stored
   event id must still end as a ``seq_conflict`` of that entry only (redone on the safe path).
 """
@@ -14,7 +14,8 @@ import logging
 
 import pytest
 
-from cloud_receiver.ingest import decode_body, hash_wire
+from cloud_receiver.ingest import hash_wire
+from shared_schema.messages import decode_message_and_json
 from shared_schema.chain import GENESIS_HASH, entry_hash, hash_wire_dict
 from shared_schema.messages import Heartbeat, PunchBatch, decode_message, encode_message
 from shared_schema.wire import DecodeError
@@ -59,16 +60,16 @@ def _bodies():
 
 
 @pytest.mark.parametrize("expected", [PunchBatch, Heartbeat, None])
-def test_decode_body_agrees_with_decode_message(expected):
+def test_decode_message_and_json_agrees_with_decode_message(expected):
     for body in _bodies():
         try:
             want = decode_message(body, expected)
         except DecodeError as exc:
             with pytest.raises(DecodeError) as got:
-                decode_body(body, expected)
+                decode_message_and_json(body, expected)
             assert (got.value.reason, got.value.detail) == (exc.reason, exc.detail), body
         else:
-            msg, obj = decode_body(body, expected)
+            msg, obj = decode_message_and_json(body, expected)
             assert msg == want and obj == json.loads(body)
 
 
