@@ -27,3 +27,19 @@ def wait_for_port(port: int, timeout: float = 10.0, proc=None) -> None:
         except OSError:
             time.sleep(0.02)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_for(pred, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+    """Poll ``pred`` until it returns something truthy (returned); AssertionError on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval)
+    value = pred()
+    if value:
+        return value
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

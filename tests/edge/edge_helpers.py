@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from shared_schema.envelope import generate_key, public_key_text, write_private_key
+from devtools import wait_for  # noqa: F401  (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,15 +70,6 @@ def backlog(led, n):
         return punch(led, n)
     finally:
         led._conn.execute("PRAGMA synchronous = FULL")
-
-
-def wait_for(pred, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
 
 
 class Listener:

@@ -4,24 +4,14 @@ CONNACK / SUBACK / messages."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from devtools import wait_for  # noqa: F401  (re-exported for the tests)
 from shared_schema.mqtt_tls import client_context
-
-
-def wait_for(pred, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Client:
