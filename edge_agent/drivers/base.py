@@ -90,8 +90,10 @@ def check_direction(direction: str) -> None:
 
 
 class HealthTracker:
-    def __init__(self, name: str, state: HealthState, detail: str, clock: Callable[[], float] = time.time):
+    def __init__(self, name: str, state: HealthState, detail: str, clock: Callable[[], float] = time.time,
+                 what: str = "turnstile"):
         self.name = name
+        self.what = what              # the device noun in log lines ("turnstile", "camera")
         self._clock = clock
         self._health = DriverHealth(state, detail, clock())
 
@@ -106,7 +108,7 @@ class HealthTracker:
         self._health = DriverHealth(state, detail, since)
         if old.state != state:
             level = logging.INFO if state == "ok" or detail == CLOSED else logging.WARNING
-            log.log(level, "turnstile %s: %s -> %s (%s)", self.name, old.state, state, detail)
+            log.log(level, "%s %s: %s -> %s (%s)", self.what, self.name, old.state, state, detail)
 
 
 class PortError(Exception):
