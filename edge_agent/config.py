@@ -17,6 +17,7 @@ from shared_schema.messages import CODE, GATEWAY_ID, MAX_BATCH_ENTRIES
 from shared_schema.typed_config import ConfigError, decode_config, load_table
 from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
 
+from .drivers.camera.config import CameraBase, FileCameraConfig, decode_cameras
 from .drivers.config import TurnstileBase, decode_turnstiles
 from .vision.config import VisionConfig
 
@@ -32,6 +33,7 @@ class GateConfig:
     id: str = field(pattern=CODE)
     direction: Literal["in", "out", "both"] = "both"
     turnstile: str | None = field(default=None, pattern=CODE)   # id of an edge.turnstiles entry
+    camera: str | None = field(default=None, pattern=CODE)      # id of an edge.cameras entry
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class EdgeConfig:
     # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
     # into its kind's dataclass; the generic decoder only sees their id and type.
     turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)
+    cameras: list[CameraBase] = field(default_factory=tuple, max_items=64)   # same: drivers.camera.config
 
     def __post_init__(self):
         ids = [g.id for g in self.gates]
@@ -121,6 +124,14 @@ class EdgeConfig:
                 raise ValueError(f"gates: turnstile {ref!r} is not in turnstiles")
         if len(set(used)) != len(used):
             raise ValueError("gates: one turnstile is used by two gates")
+        cams = [c.id for c in self.cameras]
+        if len(set(cams)) != len(cams):
+            raise ValueError("cameras: duplicate camera id")
+        if set(cams) & set(known):
+            raise ValueError("cameras: an id is used by a turnstile too (the heartbeat lists both)")
+        for g in self.gates:
+            if g.camera is not None and g.camera not in cams:
+                raise ValueError(f"gates: camera {g.camera!r} is not in cameras")
         for t in self.turnstiles:
             pulse_ms = getattr(t, "pulse_ms", 0)
             if pulse_ms / 1000.0 >= self.gate.open_timeout_s:
@@ -143,18 +154,21 @@ def load_config(path: str | Path) -> EdgeConfig:
     """Read and validate ``[edge]``; raises :class:`ConfigError` naming the bad key."""
     path = Path(path)
     table = load_table(path, "edge")
-    turnstiles = None
-    if isinstance(table.get("turnstiles"), list):
-        try:
-            turnstiles = decode_turnstiles(table["turnstiles"], "edge.turnstiles")
-        except DecodeError as exc:
-            raise ConfigError(f"{path}: {exc.detail}") from None
-        table = {**table, "turnstiles": [{"id": t.id, "type": t.type} for t in turnstiles]}
+    # tagged unions on `type`: decode each entry by its kind first; the generic decoder
+    # then sees only {id, type}, and the decoded entries are put back
+    tagged = {}
+    for key, decode_kinds in (("turnstiles", decode_turnstiles), ("cameras", decode_cameras)):
+        if isinstance(table.get(key), list):
+            try:
+                tagged[key] = decode_kinds(table[key], f"edge.{key}")
+            except DecodeError as exc:
+                raise ConfigError(f"{path}: {exc.detail}") from None
+            table = {**table, key: [{"id": x.id, "type": x.type} for x in tagged[key]]}
     cfg = decode_config(EdgeConfig, table, "edge", str(path))
-    if turnstiles is not None:
+    if tagged:
         try:
-            cfg = dataclasses.replace(cfg, turnstiles=turnstiles)
-        except ValueError as exc:   # checks that need the decoded turnstiles (pulse_ms)
+            cfg = dataclasses.replace(cfg, **tagged)
+        except ValueError as exc:   # checks that need the decoded entries (pulse_ms)
             raise ConfigError(f"{path}: edge: {exc}") from None
     base = path.resolve().parent
     return dataclasses.replace(
@@ -166,4 +180,6 @@ def load_config(path: str | Path) -> EdgeConfig:
                                  cert_file=_resolve(base, cfg.mqtt.cert_file),
                                  key_file=_resolve(base, cfg.mqtt.key_file)),
         vision=dataclasses.replace(cfg.vision, models_dir=_resolve(base, cfg.vision.models_dir or None) or ""),
+        cameras=tuple(dataclasses.replace(c, path=_resolve(base, c.path)) if isinstance(c, FileCameraConfig)
+                      else c for c in cfg.cameras),
     )

@@ -220,9 +220,20 @@ def check_devices(cfg: EdgeConfig) -> list[Check]:
         if t.id not in used:
             out.append(Check("SKIP", f"闸机 / turnstile {t.id}", "not used by any gate"))
         out += _guard(f"闸机 / turnstile {t.id}", lambda t=t: check_turnstile(t))
-    # TODO(vision issue): open each gate's camera and grab a frame.
-    out.append(Check("SKIP", "摄像头 / camera", "not configured (the vision pipeline is not wired yet)"))
+    for g in cfg.gates:
+        if g.camera is None:
+            out.append(Check("SKIP", f"摄像头 / camera (gate {g.id})", "no camera configured"))
+    for c in cfg.cameras:
+        out += _guard(f"摄像头 / camera {c.id}", lambda c=c: check_camera(c))
     return out
+
+
+def check_camera(c) -> list[Check]:
+    """Open the camera, grab a frame, measure the frame rate (edge_agent.drivers.camera)."""
+    from .drivers.camera import doctor_check
+
+    ok, detail = doctor_check(c)
+    return [_row(ok, f"摄像头 / camera {c.id}", detail)]
 
 
 def run_checks(cfg: EdgeConfig, *, broker_timeout: float = 3.0) -> list[Check]:

@@ -67,3 +67,16 @@ def test_bad_toml(tmp_path):
 def test_missing_required_key(tmp_path):
     with pytest.raises(ConfigError, match="project_code"):
         load_config(write(tmp_path, config_text().replace('project_code = "P-TEST"\n', "")))
+
+
+def test_cameras_decode_by_type_and_gates_must_name_a_known_camera(tmp_path):
+    gates = 'gates = [{ id = "G1", direction = "both", camera = "C1" }]'
+    cams = '\n[[edge.cameras]]\nid = "C1"\ntype = "file"\npath = "videos/gate.mp4"\n'
+    text = config_text(top=gates).replace("\n[edge.ledger]", cams + "\n[edge.ledger]", 1)
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.gates[0].camera == "C1" and cfg.cameras[0].type == "file"
+    assert cfg.cameras[0].path == str(tmp_path / "videos" / "gate.mp4")  # relative to the config file
+    with pytest.raises(ConfigError, match="edge.cameras\\[0\\]: unknown field 'pth'"):
+        load_config(write(tmp_path, text.replace("path =", "pth =")))
+    with pytest.raises(ConfigError, match="camera 'C9' is not in cameras"):
+        load_config(write(tmp_path, text.replace('camera = "C1"', 'camera = "C9"')))

@@ -80,7 +80,7 @@ def test_all_pass_with_emulator_and_broker(tmp_path, emu, mosquitto, capsys):
     assert r["故障触点 / fault contact T1 (modbus_rtu)"].status == "PASS"
     assert r["消息服务器 / MQTT broker"].detail.endswith("CONNACK accepted")
     assert "1 entries verified" in r["账本完整性 / ledger integrity"].detail
-    assert r["摄像头 / camera"].status == "SKIP"              # not pretended
+    assert r["摄像头 / camera (gate G1)"].status == "SKIP"    # no camera configured: not pretended
     assert any(req.crc_ok and req.raw[1] == 0x02 for req in emu.requests)   # it really read the inputs
 
 
@@ -121,3 +121,16 @@ def test_clock_before_last_entry_or_implausible_year_fails():
     assert check_clock(now - 60, now)[0].status == "PASS"
     assert check_clock(now + 3600, now)[0].status == "FAIL"      # clock went back
     assert check_clock(None, 0.0)[0].status == "FAIL"            # 1970: RTC battery
+
+
+def test_camera_row_grabs_real_frames(shared_dir):
+    """A configured camera is opened and measured by the doctor (here a real video file)."""
+    from edge_agent.doctor import check_camera
+    from edge_agent.drivers.camera.config import decode_camera
+
+    video = shared_dir / "data" / "faces" / "videos" / "live_webcam_blink_turn_zubair.mov"
+    (row,) = check_camera(decode_camera({"id": "C1", "type": "file", "path": str(video)}, "cam"))
+    assert row.status == "PASS" and row.label == "摄像头 / camera C1" and "fps" in row.detail
+    (row,) = check_camera(decode_camera({"id": "C2", "type": "file", "path": "/nonexistent.mp4"}, "cam"))
+    assert row.status == "FAIL"
+
