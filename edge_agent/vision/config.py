@@ -8,6 +8,10 @@ points, not values tuned on any test set:
 * ``match_margin`` 0.05: an a-priori engineering value (the best worker must beat the best
   *other* worker by this much cosine); it was fixed before looking at any scores. Calibrate
   both on the site's own enrolment and gate photos (see docs in edge_agent/vision/gallery.py).
+* ``open_set_rule`` "roster" / ``target_fpir`` 0.01: the open-set principle fixed before looking
+  at test figures — FPIR 1% for the roster the gate holds, impostor statistics from the roster's
+  own inter-worker scores, never below ``match_threshold`` (edge_agent/vision/gallery.py,
+  docs/vision-calibration.md).
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from shared_schema.wire import field
 # Recognition backends (edge_agent.vision.backend.REGISTRY). "dlib" is planned: add it here
 # and register its factory there.
 BackendType = Literal["sface"]
+# Open-set rules (edge_agent.vision.gallery.OPEN_SET_RULES).
+OpenSetRule = Literal["fixed", "roster", "znorm", "tnorm", "snorm"]
 
 SFACE_COSINE_THRESHOLD = 0.363      # opencv_zoo models/face_recognition_sface/sface.py
 DEFAULT_MARGIN = 0.05
+DEFAULT_OPEN_SET_RULE = "roster"
+DEFAULT_TARGET_FPIR = 0.01         # issue 3's target: FPIR ≤ 1%
 
 
 @dataclass(frozen=True)
@@ -34,3 +42,5 @@ class VisionConfig:
     detect_max_side: int = field(default=640, min=160, max=4096)
     match_threshold: float = field(default=SFACE_COSINE_THRESHOLD, min=0.2, max=0.99)
     match_margin: float = field(default=DEFAULT_MARGIN, min=0.0, max=0.5)
+    open_set_rule: OpenSetRule = DEFAULT_OPEN_SET_RULE
+    target_fpir: float = field(default=DEFAULT_TARGET_FPIR, min=0.0001, max=0.2)
