@@ -51,3 +51,26 @@ def decode_config(cls: type[T], table: dict[str, Any], section: str, source: str
 
 def load(cls: type[T], path: str | Path, section: str) -> T:
     return decode_config(cls, load_table(path, section), section, str(path))
+
+
+def decode_tagged(obj: Any, kinds: dict[str, type], path: str, what: str) -> Any:
+    """A tagged union on ``type``: read ``type`` first, then decode the table strictly into
+    that kind's dataclass (so kind-specific keys are checked, and unknown ones named)."""
+    from .wire import decode
+
+    if not isinstance(obj, dict):
+        raise DecodeError("wrong_type", f"{path} must be a table")
+    if "type" not in obj:
+        raise DecodeError("missing_field", f"missing field '{path}.type'")
+    kind = obj["type"]
+    if not isinstance(kind, str) or kind not in kinds:
+        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "this value"
+        raise DecodeError("bad_value", f"{path}.type: unknown {what} type {shown} "
+                                       f"(one of {', '.join(sorted(kinds))})")
+    return decode(kinds[kind], obj, path)
+
+
+def decode_tagged_list(items: Any, kinds: dict[str, type], path: str, what: str) -> tuple:
+    if not isinstance(items, list):
+        raise DecodeError("wrong_type", f"{path} must be a list")
+    return tuple(decode_tagged(item, kinds, f"{path}[{i}]", what) for i, item in enumerate(items))

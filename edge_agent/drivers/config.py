@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared_schema.messages import CODE
-from shared_schema.wire import DecodeError, decode, field
+from shared_schema.typed_config import decode_tagged, decode_tagged_list
+from shared_schema.wire import field
 
 PORT_LEN = 4096
 Kind = Literal["modbus_rtu", "usb_relay", "simulated"]
@@ -99,19 +100,8 @@ KINDS: dict[str, type[TurnstileBase]] = {
 
 def decode_turnstile(obj: Any, path: str = "turnstile") -> TurnstileBase:
     """Read ``type`` first, then decode the entry strictly into that kind's dataclass."""
-    if not isinstance(obj, dict):
-        raise DecodeError("wrong_type", f"{path} must be a table")
-    if "type" not in obj:
-        raise DecodeError("missing_field", f"missing field '{path}.type'")
-    kind = obj["type"]
-    if not isinstance(kind, str) or kind not in KINDS:
-        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "this value"
-        raise DecodeError("bad_value", f"{path}.type: unknown turnstile type {shown} "
-                                       f"(one of {', '.join(sorted(KINDS))})")
-    return decode(KINDS[kind], obj, path)
+    return decode_tagged(obj, KINDS, path, "turnstile")
 
 
 def decode_turnstiles(items: Any, path: str = "turnstiles") -> tuple[TurnstileBase, ...]:
-    if not isinstance(items, list):
-        raise DecodeError("wrong_type", f"{path} must be a list")
-    return tuple(decode_turnstile(item, f"{path}[{i}]") for i, item in enumerate(items))
+    return decode_tagged_list(items, KINDS, path, "turnstile")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from edge_agent.drivers.camera import open_camera
+from devtools import wait_for  # noqa: F401  (re-exported for the camera tests)
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO.parent / "shared" / "data" / "faces"
@@ -47,23 +48,11 @@ def camera():
         cam.close()
 
 
-def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
-    """Poll ``pred`` until it returns something truthy; fail with the last value otherwise."""
-    end = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got or time.monotonic() > end:
-            return got
-        time.sleep(step)
-
-
 def wait_health(cam, state: str, contains: str = "", timeout: float = 10.0):
     def matching():
         h = cam.health()
         return h if h.state == state and contains in h.detail else None
-    h = wait_for(matching, timeout)
-    assert h, f"health never became {state} ({contains!r}); last: {cam.health()}"
-    return h
+    return wait_for(matching, timeout, what=f"camera health {state} ({contains!r})")
 
 
 def write_clip(path: Path, frame: np.ndarray, n: int = 30, fps: float = 15.0) -> Path:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared_schema.messages import CODE
-from shared_schema.wire import DecodeError, decode, field
+from shared_schema.typed_config import decode_tagged, decode_tagged_list
+from shared_schema.wire import field
 
 PATH_LEN = 4096
 Kind = Literal["file", "v4l2", "rtsp"]
@@ -84,19 +85,8 @@ KINDS: dict[str, type[CameraBase]] = {
 
 def decode_camera(obj: Any, path: str = "camera") -> CameraBase:
     """Read ``type`` first, then decode the entry strictly into that kind's dataclass."""
-    if not isinstance(obj, dict):
-        raise DecodeError("wrong_type", f"{path} must be a table")
-    if "type" not in obj:
-        raise DecodeError("missing_field", f"missing field '{path}.type'")
-    kind = obj["type"]
-    if not isinstance(kind, str) or kind not in KINDS:
-        shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "this value"
-        raise DecodeError("bad_value", f"{path}.type: unknown camera type {shown} "
-                                       f"(one of {', '.join(sorted(KINDS))})")
-    return decode(KINDS[kind], obj, path)
+    return decode_tagged(obj, KINDS, path, "camera")
 
 
 def decode_cameras(items: Any, path: str = "cameras") -> tuple[CameraBase, ...]:
-    if not isinstance(items, list):
-        raise DecodeError("wrong_type", f"{path} must be a list")
-    return tuple(decode_camera(item, f"{path}[{i}]") for i, item in enumerate(items))
+    return decode_tagged_list(items, KINDS, path, "camera")
