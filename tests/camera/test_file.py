@@ -70,6 +70,8 @@ def test_fps_cap_and_resolution_request(camera, live_video):
 
 
 def test_file_disappears_then_reappears(camera, live_video, tmp_path):
+    """Also pins a bug: after the outage, read_latest() served the last frame from *before*
+    it (a face from minutes ago) instead of waiting for a new one."""
     path = tmp_path / "gate.mov"
     shutil.copyfile(live_video, path)
     cam = camera(type="file", path=str(path), realtime=False)

@@ -208,6 +208,8 @@ class Camera:
                 last_reason = reason
             with self._facts:
                 self._error = reason
+            with self._cond:
+                self._latest = None   # a frame from before the outage is not "the newest": never serve it
             self._refresh_health()
             if self._stop.wait(delay):
                 break
