@@ -26,6 +26,7 @@ from aiohttp import web
 
 from shared_schema.messages import EVENT_KINDS
 
+from . import metrics
 from .store import Store
 from .supervision import payroll, service
 from .supervision.rules import AttendanceRules
@@ -245,7 +246,10 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
         web.get("/api/v1/gate-events", gate_events),
         web.get("/api/v1/alerts", alerts),
         web.get("/api/v1/stats", stats),
+        web.get("/metrics", metrics.handle),   # bearer-token protected like the API; aggregates only
     ])
     from . import api_projects  # imports this module: registered here, not at the top
     app.add_routes(api_projects.routes())
+    from . import api_anomalies
+    app.add_routes(api_anomalies.routes())
     return app

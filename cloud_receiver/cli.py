@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared_schema import envelope, topics
+from shared_schema import envelope, sdnotify, topics
 from shared_schema.typed_config import ConfigError
 
 from . import __version__, ca_cli
@@ -130,6 +130,7 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
     from aiohttp import web
 
     from .api import make_app
+    from .api_anomalies import configure as configure_anomalies
     from .consumer import Consumer
     from .supervision.warnings import WarningHook
     from .sweep import Sweeper
@@ -151,12 +152,25 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
         if cfg.api.enabled:
             app = make_app(store, tokens, silent_after_s=cfg.warnings.gateway_silent_s, page_size_max=cfg.api.page_size_max,
                            attendance_rules=cfg.attendance)
+            configure_anomalies(app, cfg.anomalies)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, cfg.api.host, cfg.api.port)
             await site.start()
             log.info("api listening on %s:%s", cfg.api.host, runner.addresses[0][1] if runner.addresses else "?")
-        await stop.wait()
+        sdnotify.notify("READY=1")
+        # systemd watchdog: pinged from this event loop, and only while the MQTT thread lives,
+        # so a hung loop or a dead consumer stops the pings and systemd restarts the service
+        interval = sdnotify.watchdog_interval()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval or 3600.0)
+            except asyncio.TimeoutError:
+                if consumer.alive():
+                    sdnotify.notify("WATCHDOG=1")
+                else:
+                    log.error("MQTT consumer thread is not running; withholding the watchdog ping")
+        sdnotify.notify("STOPPING=1")
         log.info("shutting down")
         if runner is not None:
             await runner.cleanup()

@@ -17,6 +17,7 @@ from shared_schema import mqtt_tls
 from shared_schema.typed_config import ConfigError, load
 from shared_schema.wire import field
 
+from .supervision.anomalies import AnomalyRules
 from .supervision.rules import AttendanceRules
 from .supervision.warnings import WarningRules
 
@@ -69,6 +70,7 @@ class ReceiverConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     attendance: AttendanceRules = field(default_factory=AttendanceRules)
     warnings: WarningRules = field(default_factory=WarningRules)
+    anomalies: AnomalyRules = field(default_factory=AnomalyRules)
 
     def api_tokens(self) -> frozenset[str]:
         """Tokens from ``api.tokens`` plus one per line of ``api.tokens_file`` (# comments)."""

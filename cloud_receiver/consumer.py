@@ -34,6 +34,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from shared_schema import envelope, mqtt_tls, topics
 from shared_schema.messages import encode_message
 
+from . import metrics
 from .config import ReceiverConfig
 from .ingest import Ingestor, Outcome
 from .store import Store
@@ -116,7 +117,13 @@ class Consumer:
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+    def alive(self) -> bool:
+        """paho's network thread is running (the service watchdog checks it before each ping)."""
+        t = getattr(self.client, "_thread", None)
+        return t is not None and t.is_alive()
+
     def _on_message(self, client, userdata, msg):
+        t0 = time.perf_counter()
         try:
             out = self._handle(msg.topic, msg.payload)
         except TRANSIENT:
@@ -129,6 +136,7 @@ class Consumer:
             except Exception:  # noqa: BLE001
                 pass
             out = None
+        metrics.observe(out, time.perf_counter() - t0)
         self.handled += 1
         if out is not None and out.result is not None:
             self.commits += 1

@@ -60,18 +60,21 @@ class FakeGateway:
         return out
 
     def punch(self, worker_ref: str, at: dt.datetime, direction: str = "in", *, kind: str = "work",
-              reason: str | None = None, operator: str | None = None, gate_id: str = "gate-1") -> LedgerEntry:
+              reason: str | None = None, operator: str | None = None, gate_id: str = "gate-1",
+              snapshot_ref: str | None = None) -> LedgerEntry:
         """Append one punch of ``worker_ref`` at the aware time ``at`` (manual: ``reason`` + ``operator``)."""
         return self._append(type="punch", worker_ref=worker_ref, kind=kind, direction=direction, gate_id=gate_id,
+                            snapshot_ref=snapshot_ref,
                             device_time=format_utc(at), match_score=None if kind == "manual" else 0.93,
                             liveness_score=None if kind == "manual" else 0.99,
                             liveness_cue=None if kind == "manual" else "blink",
                             manual_reason=reason, operator=operator)
 
     def reject(self, worker_ref: str | None, at: dt.datetime, direction: str = "in", *,
-               reason: str = "liveness_failed") -> LedgerEntry:
+               reason: str = "liveness_failed", gate_id: str = "gate-1", snapshot_ref: str | None = None) -> LedgerEntry:
         """Append one rejected attempt (optionally naming the matched worker) at ``at``."""
         return self._append(type="rejected", worker_ref=worker_ref, direction=direction, device_time=format_utc(at),
+                            gate_id=gate_id, snapshot_ref=snapshot_ref,
                             match_score=0.9, liveness_score=0.2, liveness_cue="blink", reject_reason=reason)
 
     def add_event(self, event_kind: str, *, ref_seq: int | None = None, direction: str | None = None,

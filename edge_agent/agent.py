@@ -50,8 +50,12 @@ class EdgeAgent:
     """``opener`` replaces the turnstiles as the recorder's opener (tests); by default the gate
     controllers open the configured turnstiles."""
 
-    def __init__(self, cfg: EdgeConfig, *, opener: Opener | None = None, feedback: Feedback | None = None):
+    def __init__(self, cfg: EdgeConfig, *, opener: Opener | None = None, feedback: Feedback | None = None,
+                 metrics_listen: str | None = None):
         self.cfg = cfg
+        # ``[edge.metrics] listen`` when the config has it (off by default); the argument overrides it
+        self.metrics_listen = metrics_listen if metrics_listen is not None else cfg.metrics.listen
+        self.metrics = None
         key, receiver = load_keys(cfg)
         self.ledger = PunchLedger(cfg.ledger.path, cfg.gateway_id, cfg.project_code,
                                   retention_days=cfg.ledger.retention_days)
@@ -79,6 +83,9 @@ class EdgeAgent:
         self.heartbeat.start()
         self._maint.start()
         self.gates.start()
+        if self.metrics_listen:
+            from .metrics import MetricsServer
+            self.metrics = MetricsServer(self, self.metrics_listen).start()
         log.info("edge agent started (gateway %s, ledger_ok=%s)", self.cfg.gateway_id,
                  self.ledger.ledger_ok)
         return self
@@ -92,6 +99,14 @@ class EdgeAgent:
             if self._stop.wait(self.cfg.ledger.prune_interval_s):
                 return
 
+    def alive(self) -> bool:
+        """The service watchdog's check before each ping: the sync loop is iterating (its longest
+        sleep is one backoff) and every gate's polling thread runs."""
+        stale_after = 2 * self.cfg.sync.backoff_max_s + 30.0
+        sync_ok = self.sync._thread.is_alive() and time.monotonic() - self.sync.loop_at < stale_after
+        gates_ok = all(c._thread is None or c._thread.is_alive() for c in self.gates.values())
+        return sync_ok and gates_ok
+
     def wait_drained(self, timeout: float) -> bool:
         """True once nothing is unacked; False if ``timeout`` passes first."""
         deadline = time.monotonic() + timeout
@@ -104,6 +119,8 @@ class EdgeAgent:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.gates.stop()
         for t in self.turnstiles.values():
             try:

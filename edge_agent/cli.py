@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from shared_schema import sdnotify
 from shared_schema.envelope import generate_key, public_key_text, write_private_key
 
 from . import __version__
@@ -122,10 +123,18 @@ def cmd_run(cfg: EdgeConfig, args) -> int:
     stop = threading.Event()
     _stop_on_signals(stop)
     agent = EdgeAgent(cfg).start()
+    sdnotify.notify("READY=1")
+    # systemd watchdog (WatchdogSec=): pinged from this loop only while the agent's threads are
+    # alive and the sync loop iterates, so a hung or dead loop gets the service restarted
+    interval = min(sdnotify.watchdog_interval() or 1.0, 1.0)
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(interval):
+            if agent.alive():
+                sdnotify.notify("WATCHDOG=1")
+            else:
+                log.error("a service thread is stuck or dead; withholding the watchdog ping")
     finally:
+        sdnotify.notify("STOPPING=1")
         agent.stop()
     return EXIT_OK
 

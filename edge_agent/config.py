@@ -37,6 +37,17 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """``[edge.metrics]``: loopback-only Prometheus endpoint (edge_agent.metrics); "" = off."""
+    listen: str = field(default="", max_len=64)
+
+    def __post_init__(self):
+        if self.listen:
+            from .metrics import parse_listen
+            parse_listen(self.listen)   # ValueError names what is wrong (e.g. not loopback)
+
+
+@dataclass(frozen=True)
 class GateTimingConfig:
     """``[edge.gate]``: the gate controller's timeouts (edge_agent.gate_controller), all gates."""
     verdict_timeout_s: float = field(default=5.0, min=0.1, max=600.0)
@@ -106,6 +117,7 @@ class EdgeConfig:
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     gate: GateTimingConfig = field(default_factory=GateTimingConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
     # into its kind's dataclass; the generic decoder only sees their id and type.
     turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
 from shared_schema.messages import EVENT_KINDS, LedgerEntry
+from shared_schema.promtext import CounterVec, Histogram
 
 from .ledger import PunchLedger
 
@@ -49,6 +51,17 @@ Opener = Callable[[str, str], None]          # (gate_id, direction): open the tu
 Listener = Callable[[LedgerEntry], None]
 
 
+def outcome(entry: LedgerEntry) -> str:
+    """A bounded category for metrics (never the free-text reason): ``punch``, ``liveness``
+    (``reject_reason`` starting with "liveness"), ``gate_fault`` or ``rejected``."""
+    if entry.type == "punch":
+        return "punch"
+    reason = entry.reject_reason or ""
+    if reason.startswith("liveness"):
+        return "liveness"
+    return "gate_fault" if reason == "gate_fault" else "rejected"
+
+
 class GateRecorder:
     """``record(decision)``: commit → (punch only) open the turnstile → notify listeners."""
 
@@ -57,6 +70,14 @@ class GateRecorder:
         self.opener = opener
         self._committed: list[Listener] = []   # run right after the commit, before opening
         self._live: list[Callable[[int], None]] = []
+        # metrics (edge_agent.metrics): per gate and outcome; latency = commit + open pulse
+        self.decisions = CounterVec("rn_edge_gate_decisions_total", "Gate decisions recorded, by gate and outcome.",
+                                    ("gate", "outcome"))
+        self.decision_seconds = Histogram("rn_edge_gate_decision_seconds",
+                                          "Gate decision: ledger commit plus turnstile open pulse, seconds.",
+                                          ("outcome",))
+        self.events = CounterVec("rn_edge_gate_events_total", "Gate events recorded, by gate and kind.",
+                                 ("gate", "kind"))
 
     def on_committed(self, fn: Listener) -> None:
         self._committed.append(fn)
@@ -66,6 +87,7 @@ class GateRecorder:
         self._live.append(fn)
 
     def record(self, decision: GateDecision) -> LedgerEntry:
+        t0 = time.perf_counter()
         entry = self.ledger.append(**dataclasses.asdict(decision))   # durable from here on
         self._committed_hooks(entry)
         if entry.type == "punch" and self.opener is not None:
@@ -73,6 +95,9 @@ class GateRecorder:
                 self.opener(entry.gate_id, entry.direction)
             except Exception:  # the record stands; a failed opening is the driver's alarm
                 log.exception("turnstile did not open for seq %s", entry.seq)
+        kind = outcome(entry)
+        self.decisions.inc(entry.gate_id, kind)
+        self.decision_seconds.observe(time.perf_counter() - t0, kind)
         self._live_hooks(entry)
         return entry
 
@@ -125,6 +150,8 @@ class GateRecorder:
         self.opener(gate_id, direction)
 
     def _committed_hooks(self, entry: LedgerEntry) -> None:
+        if entry.type == "gate_event":
+            self.events.inc(entry.gate_id, entry.event_kind or "unknown")
         for fn in self._committed:
             fn(entry)
 

@@ -35,6 +35,7 @@ from paho.mqtt.properties import Properties
 from shared_schema import SCHEMA_VERSION, mqtt_tls, topics
 from shared_schema.envelope import EnvelopeError, open_signed, seal
 from shared_schema.messages import BatchAck, GatewayStatus, decode_message, encode_message
+from shared_schema.promtext import Histogram
 from shared_schema.wire import DecodeError, utc_now
 
 from . import __version__
@@ -72,6 +73,7 @@ class _Inflight:
     count: int
     deadline: float
     live: bool
+    sent_at: float = 0.0   # monotonic: the ack latency histogram
 
 
 def build_batch_body(gateway_id: str, batch_id: str, entry_texts: list[str]) -> bytes:
@@ -92,6 +94,9 @@ class LedgerSync:
         self.receiver_key = receiver_key
         self.backoff = Backoff(self.sc.backoff_min_s, self.sc.backoff_max_s)
         self.counters = collections.Counter()
+        self.ack_seconds = Histogram("rn_edge_ack_latency_seconds",
+                                     "From publishing a punch batch to its verified application ack, seconds.")
+        self.loop_at = time.monotonic()   # last sync-loop iteration (the service watchdog checks it)
         self.connected = threading.Event()
         self._topic_punches = topics.punches(self.gateway_id)
         self._topic_ack = topics.ack(self.gateway_id)
@@ -199,9 +204,11 @@ class LedgerSync:
         self._sock_open = False
         self._reset_outbox()
         if was:
+            self.counters["link_lost"] += 1
             log.log(logging.INFO if self._stop.is_set() else logging.WARNING, "MQTT link lost: %s", why)
 
     def _reset_outbox(self) -> None:
+        self.counters["batches_resent"] += len(self._inflight)   # back to pending: they go out again
         self._inflight.clear()
         self._live.clear()
         n = self.ledger.reset_sent()
@@ -212,6 +219,7 @@ class LedgerSync:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self.loop_at = time.monotonic()
                 if not self._sock_open:
                     if not self._try_connect():
                         self._stop.wait(self.backoff.next())
@@ -291,7 +299,7 @@ class LedgerSync:
             log.warning("publish failed (%s); batch back to pending", info.rc)
             return False
         first, last = rows[0][0], rows[-1][0]
-        self._inflight[batch_id] = _Inflight(first, last, len(rows), now + self.sc.ack_timeout_s, live)
+        self._inflight[batch_id] = _Inflight(first, last, len(rows), now + self.sc.ack_timeout_s, live, now)
         self._max_sent_seq = max(self._max_sent_seq, last)
         self.counters["batches_sent"] += 1
         self.counters["entries_sent"] += len(rows)
@@ -318,6 +326,7 @@ class LedgerSync:
             log.error("receiver %s rejected batch %s: %s; retrying in %ss", ack.receiver_id,
                       ack.batch_id, ack.reason, self.sc.reject_retry_s)
             if batch is not None:
+                self.counters["batches_resent"] += 1
                 self.ledger.release_batch(ack.batch_id, batch.first, batch.last)
                 self._dirty = True
             self._paused_until = time.monotonic() + self.sc.reject_retry_s
@@ -327,6 +336,7 @@ class LedgerSync:
         self.ledger.mark_acked(ranges, min(ack.acked_through_seq, limit))
         if batch is not None:
             self.counters["batches_acked"] += 1
+            self.ack_seconds.observe(time.monotonic() - batch.sent_at)
             if self.ledger.release_batch(ack.batch_id, batch.first, batch.last):  # rows the ack did not cover
                 self._dirty = True
         else:

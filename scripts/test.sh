@@ -8,6 +8,7 @@ source "$ROOT/scripts/lib.sh"
 need=()
 have_mosquitto || need+=(mosquitto)
 have_postgres || need+=(postgresql)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # tests/ops verifies the units
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 source "$ROOT/scripts/venv.sh"
 exec python -m pytest "$@"

@@ -230,3 +230,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def open_tamper_alerts(self) -> list[dict]: ...
+
+    # ---- abnormal attendance (issue 6; SQL in ``anomalies.py``)
+    @abc.abstractmethod
+    def anomaly_entries(self, first_date: str, last_date: str, project_code: str | None = None) -> list[dict]:
+        """Punches and rejected attempts of the device dates (a project's people's, if given)."""
+
+    @abc.abstractmethod
+    def anomaly_roster(self, project_codes) -> list[dict]:
+        """Latest roster row per (project, worker) of the given projects (incl. ID numbers: never output)."""
+
+    @abc.abstractmethod
+    def project_coordinates(self) -> dict[str, tuple[float, float] | None]: ...
+
+    @abc.abstractmethod
+    def gate_hour_counts(self, first_date: str, last_date: str, liveness_prefix: str,
+                         project_code: str | None = None) -> list[dict]:
+        """Per gateway, gate and UTC hour: entries and liveness failures (the spike baseline)."""

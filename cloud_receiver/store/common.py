@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager, nullcontext
-from typing import Any
 
 from shared_schema.chain import GENESIS_HASH
 
+from .anomalies import AnomalyQueries
 from .base import BatchResult, EntryRow, GatewayKeyConflict, Store, SweepResult, seq_ranges
 from .migrations import MIGRATIONS
 from .projects import ProjectQueries
@@ -60,7 +60,7 @@ def _fix(row: dict) -> dict:
     return row
 
 
-class SqlStore(SupervisionQueries, ProjectQueries, Store):
+class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, Store):
     PH = "?"
 
     def __init__(self, url: str):

@@ -4,6 +4,7 @@ import json
 import os
 
 from cloud_receiver.cli import main
+from cloud_receiver.store.migrations import latest
 from shared_schema import envelope
 
 from .conftest import write_config
@@ -26,7 +27,7 @@ def test_keygen_refuses_overwrite(tmp_path, capsys):
 def test_register_stats_and_migrate(tmp_path, store_url, capsys):
     cfg = write_config(tmp_path, store_url=store_url)
     assert main(["--config", str(cfg), "migrate"]) == 0
-    assert "schema version 1" in capsys.readouterr().out
+    assert f"schema version {latest('sqlite')}" in capsys.readouterr().out
     assert main(["--config", str(cfg), "check-config"]) == 0
     gw = FakeGateway("GW-CLI", "P-9")
     args = ["--config", str(cfg), "register-gateway", "--gateway-id", gw.gateway_id, "--project-code", "P-9",

@@ -1,0 +1,430 @@
+"""Abnormal attendance (异常考勤, issue 6 / requirement #8): pure detectors over ledger rows, so a
+supervisor can trace every anomaly back to the punches behind it. No store, no I/O: the SQL is in
+:mod:`cloud_receiver.store.anomalies`, the wiring in :func:`detect_range`, the API in
+:mod:`cloud_receiver.api_anomalies`.
+
+Every detector returns *findings*::
+
+    {"rule", "project_code", "projects", "worker_ref"?, "gateway_id"?, "gate_id"?, "day", ...,
+     "evidence": [entry refs]}
+
+``projects`` lists every project the finding involves (two for the cross-project rules);
+``project_code`` is the one the finding is filed under. An entry ref is a ledger row's identity
+and what the supervisor needs to look at (:data:`REF_FIELDS`: gateway, seq, gate, device time,
+snapshot ref, match and liveness scores...). ID numbers never appear in a finding.
+
+*Person*: the cross-project rules link punches of one person by the roster's ID number (a
+``worker_ref`` is a project's reference, not necessarily the city's); a punch whose
+``(project_code, worker_ref)`` has no roster row stands for ``worker_ref`` itself. The link key
+is a hash, never output.
+
+Rules (ids are stable API values; thresholds in :class:`AnomalyRules`):
+
+* ``impossible_travel``: consecutive punches of one person at two projects whose distance
+  (haversine, projects' ``lng``/``lat``) needs a speed above ``max_speed_kmh``. Projects
+  without coordinates are skipped and listed (``skipped.projects_without_coordinates``).
+* ``multi_project_day``: one person punching at two or more projects the same day.
+* ``punch_burst``: ``burst_min_punches`` or more punches on one gate within ``burst_window_s``
+  seconds, counting only punches outside the shift-change windows (集中代刷: mass proxy
+  punching). Overlapping windows merge into one burst.
+* ``off_roster_punch``: punches by people not on the project's roster (``reason: unknown``)
+  or after their exit date (``reason: exited``).
+* ``manual_share``: manual (补卡) punches above ``manual_share_max`` of a project's or a
+  team's punches on a day with at least ``manual_min_punches`` punches (``scope``).
+* ``liveness_spike``: liveness failures (rejected attempts whose ``reject_reason`` starts
+  with ``liveness_reason_prefix``) at a gate in one hour: at least ``liveness_min_count`` and
+  at least ``liveness_spike_factor`` × the gate's baseline (median failures over the other
+  hours it recorded anything in the query window and ``baseline_days`` before it; at least 1).
+
+Every detector is independent of the order of its input rows (evidence sorted by time, then
+gateway and seq).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import itertools
+import math
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+from shared_schema.wire import field, parse_utc
+
+from .roster import RosterEntry
+from .rules import DEFAULT_RULES
+
+IMPOSSIBLE_TRAVEL, MULTI_PROJECT_DAY, PUNCH_BURST = "impossible_travel", "multi_project_day", "punch_burst"
+OFF_ROSTER_PUNCH, MANUAL_SHARE, LIVENESS_SPIKE = "off_roster_punch", "manual_share", "liveness_spike"
+ANOMALY_RULE_IDS = (IMPOSSIBLE_TRAVEL, MULTI_PROJECT_DAY, PUNCH_BURST, OFF_ROSTER_PUNCH, MANUAL_SHARE,
+                    LIVENESS_SPIKE)
+# What an evidence entry carries (never an ID number; face data never reaches the receiver).
+REF_FIELDS = ("gateway_id", "seq", "type", "project_code", "gate_id", "device_time", "direction", "worker_ref",
+              "kind", "snapshot_ref", "match_score", "liveness_score", "liveness_cue", "reject_reason",
+              "manual_reason", "operator", "passage")
+_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
+EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class AnomalyRules:
+    """``[receiver.anomalies]``: thresholds of the abnormal-attendance rules (module doc)."""
+
+    max_speed_kmh: float = field(default=60.0, min=1.0, max=1000.0,
+                                 doc="impossible travel: faster than this between two sites (km/h)")
+    min_distance_km: float = field(default=1.0, min=0.0, max=1000.0,
+                                   doc="impossible travel: sites closer than this never count (km)")
+    burst_min_punches: int = field(default=20, min=2, max=10000,
+                                   doc="punch burst: at least this many punches on one gate ...")
+    burst_window_s: float = field(default=60.0, min=1.0, max=3600.0, doc="... within this many seconds")
+    shift_change_windows: list[str] = field(default=("06:30-08:30", "17:00-19:00"), max_items=12,
+                                            doc="local HH:MM-HH:MM windows where bursts are normal")
+    manual_share_max: float = field(default=0.2, min=0.0, max=1.0,
+                                    doc="manual share: manual punches above this share of a day's punches ...")
+    manual_min_punches: int = field(default=10, min=1, max=100000,
+                                    doc="... of a project or team with at least this many punches that day")
+    liveness_reason_prefix: str = field(default="liveness", pattern=r"^[a-z_]{1,32}$",
+                                        doc="a rejected attempt whose reject_reason starts with this is a "
+                                            "liveness failure")
+    liveness_min_count: int = field(default=5, min=1, max=100000,
+                                    doc="liveness spike: at least this many failures at a gate in one hour ...")
+    liveness_spike_factor: float = field(default=3.0, min=1.0, max=1000.0,
+                                         doc="... and at least this many times the gate's hourly baseline")
+    baseline_days: int = field(default=7, min=0, max=60,
+                               doc="days before the queried range that also feed the liveness baseline")
+    max_range_days: int = field(default=31, min=1, max=366, doc="longest date range one query may ask for")
+    max_evidence: int = field(default=200, min=10, max=10000,
+                              doc="evidence entries kept per finding (evidence_total says how many there were)")
+
+    def __post_init__(self):
+        for w in self.shift_change_windows:
+            m = _WINDOW_RE.fullmatch(w) if isinstance(w, str) else None
+            if m is None or w[:5] >= w[6:]:
+                raise ValueError(f"shift_change_windows: {w!r} is not HH:MM-HH:MM (start before end)")
+
+    def shift_windows(self) -> list[tuple[int, int]]:
+        """[(start, end)] in minutes after local midnight, both ends included."""
+        return [(int(w[:2]) * 60 + int(w[3:5]), int(w[6:8]) * 60 + int(w[9:11])) for w in self.shift_change_windows]
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["shift_change_windows"] = list(self.shift_change_windows)
+        return d
+
+
+DEFAULT_ANOMALY_RULES = AnomalyRules()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _key(e: Mapping) -> tuple:
+    return (e["device_time"], e.get("gateway_id") or "", e.get("seq") or 0)
+
+
+def ref(e: Mapping) -> dict:
+    """An evidence entry: the ledger identity and what to look at (no ID number)."""
+    return {k: e.get(k) for k in REF_FIELDS}
+
+
+def _evidence(entries: Iterable[Mapping], cap: int) -> dict:
+    rows = sorted(entries, key=_key)
+    return {"evidence": [ref(e) for e in rows[:cap]], "evidence_total": len(rows)}
+
+
+def local_dt(device_time: str, tz: _dt.tzinfo) -> _dt.datetime:
+    return parse_utc(device_time).astimezone(tz)
+
+
+def haversine_km(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def person_key(e: Mapping, roster: Mapping[tuple[str, str], RosterEntry]) -> str:
+    """The person behind a punch: a hash of the roster's ID number, else ``ref:<worker_ref>``."""
+    m = roster.get((e["project_code"], e["worker_ref"]))
+    if m is None:
+        return "ref:" + e["worker_ref"]
+    return "id:" + hashlib.sha256(f"{m.id_type}|{m.id_number}".encode()).hexdigest()[:24]
+
+
+def _punches(entries: Iterable[Mapping]) -> list[Mapping]:
+    return [e for e in entries if e.get("type", "punch") == "punch" and e.get("worker_ref")]
+
+
+# ---- detectors -------------------------------------------------------------------------------
+
+def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mapping[str, tuple[float, float] | None],
+                      rules: AnomalyRules, tz: _dt.tzinfo) -> tuple[list[dict], list[str]]:
+    """→ (findings, projects skipped for lack of coordinates). One finding per person, day and
+    pair of projects, with the fastest violating pair of consecutive punches as evidence."""
+    by_person: dict[str, list] = defaultdict(list)
+    skipped: set[str] = set()
+    for e in _punches(entries):
+        by_person[person_key(e, roster)].append(e)
+    best: dict[tuple, dict] = {}
+    for rows in by_person.values():
+        rows.sort(key=_key)
+        for a, b in itertools.pairwise(rows):
+            pa, pb = a["project_code"], b["project_code"]
+            if pa == pb:
+                continue
+            ca, cb = coords.get(pa), coords.get(pb)
+            if ca is None or cb is None:
+                skipped.update(p for p, c in ((pa, ca), (pb, cb)) if c is None)
+                continue
+            km = haversine_km(ca[0], ca[1], cb[0], cb[1])
+            if km < rules.min_distance_km:
+                continue
+            hours = (parse_utc(b["device_time"]) - parse_utc(a["device_time"])).total_seconds() / 3600.0
+            needed = math.inf if hours <= 0 else km / hours
+            if needed <= rules.max_speed_kmh:
+                continue
+            day = local_dt(b["device_time"], tz).date().isoformat()
+            k = (person_key(b, roster), day, tuple(sorted((pa, pb))))
+            cur = best.get(k)
+            if cur is None or needed > cur["speed_kmh"] or (needed == cur["speed_kmh"] and _key(a) < _key(cur["_a"])):
+                best[k] = {"rule": IMPOSSIBLE_TRAVEL, "project_code": pb, "projects": sorted((pa, pb)),
+                           "worker_ref": b["worker_ref"], "worker_refs": sorted({a["worker_ref"], b["worker_ref"]}),
+                           "gateway_id": b["gateway_id"], "day": day, "distance_km": round(km, 3),
+                           "minutes_between": round(hours * 60.0, 2),
+                           "speed_kmh": needed, "max_speed_kmh": rules.max_speed_kmh, "pairs": 0,
+                           "_a": a, **_evidence((a, b), rules.max_evidence)}
+            best[k]["pairs"] += 1
+    out = []
+    for k in sorted(best):
+        f = best[k]
+        f.pop("_a")
+        f["speed_kmh"] = None if math.isinf(f["speed_kmh"]) else round(f["speed_kmh"], 1)
+        out.append(f)
+    return out, sorted(skipped)
+
+
+def multi_project_day(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
+                      tz: _dt.tzinfo) -> list[dict]:
+    """One finding per person and day with punches at two or more projects; evidence: the first
+    and the last punch at each project."""
+    days: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for e in _punches(entries):
+        day = local_dt(e["device_time"], tz).date().isoformat()
+        days[(person_key(e, roster), day)][e["project_code"]].append(e)
+    out = []
+    for (person, day), projects in sorted(days.items()):
+        if len(projects) < 2:
+            continue
+        ev, first = [], []
+        for rows in projects.values():
+            rows.sort(key=_key)
+            ev += [rows[0], rows[-1]] if len(rows) > 1 else [rows[0]]
+            first.append(rows[0])
+        last = max((rows[-1] for rows in projects.values()), key=_key)
+        out.append({"rule": MULTI_PROJECT_DAY, "project_code": last["project_code"], "projects": sorted(projects),
+                    "worker_ref": last["worker_ref"],
+                    "worker_refs": sorted({r["worker_ref"] for rows in projects.values() for r in rows}),
+                    "day": day, "punches": {p: len(r) for p, r in sorted(projects.items())},
+                    **_evidence(ev, rules.max_evidence)})
+    return out
+
+
+def _in_windows(t: _dt.datetime, windows: list[tuple[int, int]]) -> bool:
+    m = t.hour * 60 + t.minute
+    return any(a <= m <= b for a, b in windows)
+
+
+def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo) -> list[dict]:
+    """Maximal bursts per gate: punches outside the shift-change windows, each in some window of
+    ``burst_window_s`` holding ``burst_min_punches`` of them; overlapping windows merge."""
+    windows = rules.shift_windows()
+    gates: dict[tuple[str, str], list] = defaultdict(list)
+    for e in _punches(entries):
+        if not _in_windows(local_dt(e["device_time"], tz), windows):
+            gates[(e["gateway_id"], e["gate_id"])].append(e)
+    out = []
+    n, span = rules.burst_min_punches, rules.burst_window_s
+    for (gw, gate), rows in sorted(gates.items()):
+        rows.sort(key=_key)
+        ts = [parse_utc(r["device_time"]).timestamp() for r in rows]
+        flagged = [False] * len(rows)
+        for i in range(len(rows) - n + 1):          # window rows[i..i+n-1] spans <= burst_window_s
+            if ts[i + n - 1] - ts[i] <= span:
+                for j in range(i, i + n):
+                    flagged[j] = True
+        i = 0
+        while i < len(rows):
+            if not flagged[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(rows) and flagged[j + 1] and ts[j + 1] - ts[j] <= span:
+                j += 1
+            burst = rows[i:j + 1]
+            start, end = local_dt(burst[0]["device_time"], tz), local_dt(burst[-1]["device_time"], tz)
+            out.append({"rule": PUNCH_BURST, "project_code": burst[0]["project_code"],
+                        "projects": [burst[0]["project_code"]], "gateway_id": gw, "gate_id": gate,
+                        "day": start.date().isoformat(), "start": start.isoformat(), "end": end.isoformat(),
+                        "punches": len(burst), "workers": len({r["worker_ref"] for r in burst}),
+                        "seconds": round(ts[j] - ts[i], 3), **_evidence(burst, rules.max_evidence)})
+            i = j + 1
+    return out
+
+
+def off_roster_punches(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
+                       tz: _dt.tzinfo) -> list[dict]:
+    """Per project, worker and day: punches by someone not on the roster (``unknown``) or after
+    their exit date (``exited``). Before-entry punches are not flagged (entry dates are often late)."""
+    groups: dict[tuple[str, str, str], list] = defaultdict(list)
+    for e in _punches(entries):
+        groups[(e["project_code"], e["worker_ref"], local_dt(e["device_time"], tz).date().isoformat())].append(e)
+    out = []
+    for (code, wref, day), rows in sorted(groups.items()):
+        m = roster.get((code, wref))
+        if m is None:
+            reason, extra = "unknown", {}
+        elif m.exit_date and day > m.exit_date:
+            reason, extra = "exited", {"exit_date": m.exit_date, "company_code": m.company_code,
+                                       "team_code": m.team_code}
+        else:
+            continue
+        gws = sorted({r["gateway_id"] for r in rows})
+        out.append({"rule": OFF_ROSTER_PUNCH, "project_code": code, "projects": [code], "worker_ref": wref,
+                    "gateway_id": gws[0], "day": day, "reason": reason, "punches": len(rows), **extra,
+                    **_evidence(rows, rules.max_evidence)})
+    return out
+
+
+def manual_shares(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules, tz: _dt.tzinfo) -> list[dict]:
+    """Per project and day, and per team and day: manual share above the limit (evidence: the manual punches)."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for e in _punches(entries):
+        day = local_dt(e["device_time"], tz).date().isoformat()
+        m = roster.get((e["project_code"], e["worker_ref"]))
+        groups[(e["project_code"], day, "project", None, None)].append(e)
+        if m is not None:
+            groups[(e["project_code"], day, "team", m.company_code, m.team_code)].append(e)
+    out = []
+    for (code, day, scope, company, team), rows in sorted(groups.items(), key=lambda kv: tuple(
+            "" if v is None else v for v in kv[0])):
+        manual = [r for r in rows if r.get("kind") == "manual"]
+        share = len(manual) / len(rows)
+        if len(rows) < rules.manual_min_punches or share <= rules.manual_share_max:
+            continue
+        f = {"rule": MANUAL_SHARE, "project_code": code, "projects": [code], "day": day, "scope": scope,
+             "punches": len(rows), "manual_punches": len(manual), "share": round(share, 4),
+             "limit": rules.manual_share_max}
+        if scope == "team":
+            f.update(company_code=company, team_code=team)
+        f["operators"] = sorted({r.get("operator") or "" for r in manual})
+        out.append({**f, **_evidence(manual, rules.max_evidence)})
+    return out
+
+
+def _hour(device_time: str) -> str:
+    return device_time[:13]          # UTC hour ("2026-03-02T01"): CST hours are whole UTC hours
+
+
+def is_liveness_failure(e: Mapping, rules: AnomalyRules) -> bool:
+    return e.get("type") == "rejected" and (e.get("reject_reason") or "").startswith(rules.liveness_reason_prefix)
+
+
+def liveness_spikes(entries: Iterable[Mapping], hour_counts: Iterable[Mapping], rules: AnomalyRules,
+                    tz: _dt.tzinfo) -> list[dict]:
+    """``hour_counts``: rows ``{gateway_id, gate_id, hour, entries, liveness_failures}`` for the
+    baseline window (every hour a gate recorded anything). A gate-hour of ``entries`` spikes when
+    its failures reach ``liveness_min_count`` and ``liveness_spike_factor`` × the gate's median
+    over its *other* active hours (at least 1)."""
+    hourly: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for h in hour_counts:
+        hourly[(h["gateway_id"], h["gate_id"])][h["hour"]] = int(h["liveness_failures"])
+    fails: dict[tuple[str, str, str], list] = defaultdict(list)
+    for e in entries:
+        if is_liveness_failure(e, rules):
+            fails[(e["gateway_id"], e["gate_id"], _hour(e["device_time"]))].append(e)
+    out = []
+    for (gw, gate, hour), rows in sorted(fails.items()):
+        others = [n for hr, n in hourly.get((gw, gate), {}).items() if hr != hour]
+        base = max(1.0, float(statistics.median(others or [0])))
+        if len(rows) < rules.liveness_min_count or len(rows) < rules.liveness_spike_factor * base:
+            continue
+        start = _dt.datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz)
+        out.append({"rule": LIVENESS_SPIKE, "project_code": rows[0]["project_code"],
+                    "projects": [rows[0]["project_code"]], "gateway_id": gw, "gate_id": gate,
+                    "day": start.date().isoformat(), "hour_start": start.isoformat(), "failures": len(rows),
+                    "baseline_per_hour": base, "workers_named": len({r["worker_ref"] for r in rows if r.get("worker_ref")}),
+                    **_evidence(rows, rules.max_evidence)})
+    return out
+
+
+# ---- all rules -------------------------------------------------------------------------------
+
+def detect(entries: list[Mapping], roster: Mapping[tuple[str, str], RosterEntry],
+           coords: Mapping[str, tuple[float, float] | None], hour_counts: Iterable[Mapping],
+           rules: AnomalyRules, tz: _dt.tzinfo, first: str, last: str) -> dict:
+    """Every rule over ``entries`` (punches and rejected attempts); findings whose ``day`` is
+    outside ``first..last`` are dropped (the query may be wider). → ``{"findings", "skipped"}``."""
+    travel, no_coords = impossible_travel(entries, roster, coords, rules, tz)
+    findings = (travel + multi_project_day(entries, roster, rules, tz) + punch_bursts(entries, rules, tz)
+                + off_roster_punches(entries, roster, rules, tz) + manual_shares(entries, roster, rules, tz)
+                + liveness_spikes(entries, hour_counts, rules, tz))
+    findings = [f for f in findings if first <= f["day"] <= last]
+    findings.sort(key=lambda f: (f["day"], ANOMALY_RULE_IDS.index(f["rule"]), f["project_code"],
+                                 f["evidence"][0]["device_time"] if f["evidence"] else ""))
+    return {"findings": findings, "skipped": {"projects_without_coordinates": no_coords}}
+
+
+def matches(f: Mapping, *, project: str | None = None, rule: str | None = None, worker_ref: str | None = None,
+            gateway_id: str | None = None) -> bool:
+    """The API's filters: a finding matches a project it involves, a worker or gateway named in
+    it or in its evidence."""
+    if rule is not None and f["rule"] != rule:
+        return False
+    if project is not None and project not in f["projects"]:
+        return False
+    if worker_ref is not None and worker_ref != f.get("worker_ref") and worker_ref not in f.get("worker_refs", ()) \
+            and all(e.get("worker_ref") != worker_ref for e in f["evidence"]):
+        return False
+    return gateway_id is None or gateway_id == f.get("gateway_id") or any(
+        e.get("gateway_id") == gateway_id for e in f["evidence"])
+
+
+__all__ = ["ANOMALY_RULE_IDS", "DEFAULT_ANOMALY_RULES", "AnomalyRules", "detect", "detect_range", "haversine_km",
+           "matches"]
+
+
+# ---- from the store --------------------------------------------------------------------------
+
+def _shift(date: str, days: int) -> str:
+    return (_dt.date.fromisoformat(date) + _dt.timedelta(days=days)).isoformat()
+
+
+def detect_range(store, first: str, last: str, rules: AnomalyRules = DEFAULT_ANOMALY_RULES,
+                 attendance=None, *, project: str | None = None, rule: str | None = None,
+                 worker_ref: str | None = None, gateway_id: str | None = None) -> dict:
+    """Run every rule over China-local days ``first..last`` and filter the findings (:func:`matches`).
+    With a project (or a gateway: its project) only that project's people are loaded. Device
+    dates widen by a day on each side (an attendance-day time zone other than CST, and travel
+    across midnight); findings outside ``first..last`` are dropped."""
+    attendance = attendance or DEFAULT_RULES
+    tz = attendance.tz
+    scope = project
+    if scope is None and gateway_id is not None:
+        g = store.get_gateway(gateway_id)
+        if g is None:
+            return {"findings": [], "skipped": {"projects_without_coordinates": []}}
+        scope = g["project_code"]
+    q_first, q_last = _shift(first, -1), _shift(last, 1)
+    entries = store.anomaly_entries(q_first, q_last, scope)
+    roster = {(r["project_code"], r["worker_ref"]): RosterEntry.from_row(r, attendance)
+              for r in store.anomaly_roster({e["project_code"] for e in entries})}
+    hours = store.gate_hour_counts(_shift(first, -rules.baseline_days - 1), q_last, rules.liveness_reason_prefix,
+                                   scope)
+    out = detect(entries, roster, store.project_coordinates(), hours, rules, tz, first, last)
+    out["findings"] = [f for f in out["findings"] if matches(f, project=project, rule=rule, worker_ref=worker_ref,
+                                                             gateway_id=gateway_id)]
+    if rule not in (None, IMPOSSIBLE_TRAVEL):
+        out["skipped"]["projects_without_coordinates"] = []
+    return out
