@@ -55,6 +55,28 @@ def _bad(msg: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": msg}), content_type="application/json")
 
 
+async def _body(request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("body must be a JSON object")
+    return body
+
+
+def _state_change(body: dict) -> tuple[str, str, str | None]:
+    """A supervisor acknowledging or resolving something: the new state, who, and why."""
+    state, operator, note = body.get("state"), body.get("operator"), body.get("note")
+    if state not in ("acknowledged", "resolved"):
+        raise _bad("state must be acknowledged or resolved")
+    if not isinstance(operator, str) or not operator.strip() or len(operator) > 64:
+        raise _bad("operator is required (1-64 characters)")
+    if note is not None and (not isinstance(note, str) or len(note) > 1000):
+        raise _bad("note must be a string of at most 1000 characters")
+    return state, operator.strip(), note
+
+
 async def _run(request, fn, *args):
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, partial(fn, *args))
@@ -177,6 +199,20 @@ async def alerts(request):
     return web.json_response({"alerts": rows})
 
 
+async def alert_state(request):
+    try:
+        alert_id = int(request.match_info["alert_id"])
+    except ValueError:
+        raise _bad("bad alert id") from None
+    state, operator, note = _state_change(await _body(request))
+    found = await _run(request, request.app[STORE_KEY].set_alert_state, alert_id, state, time.time(),
+                       operator, note)
+    if not found:
+        return web.json_response({"error": "no such alert"}, status=404)
+    log.info("tamper alert %s %s", alert_id, state)
+    return web.json_response({"alert_id": alert_id, "state": state, "operator": operator})
+
+
 def _project_code(request) -> str:
     code = request.match_info["code"]
     if not CODE_RE.fullmatch(code):
@@ -245,6 +281,7 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
         web.get("/api/v1/projects/{code}/payroll-export", payroll_export),
         web.get("/api/v1/gate-events", gate_events),
         web.get("/api/v1/alerts", alerts),
+        web.post("/api/v1/alerts/{alert_id}/state", alert_state),
         web.get("/api/v1/stats", stats),
         web.get("/metrics", metrics.handle),   # bearer-token protected like the API; aggregates only
     ])

@@ -16,7 +16,6 @@ warning state changes to whoever's scope holds the warning's project.
 
 from __future__ import annotations
 
-import json
 import time
 
 from aiohttp import web
@@ -28,11 +27,13 @@ from .api import (
     RULES_KEY,
     STORE_KEY,
     _bad,
+    _body,
     _iso,
     _month,
     _paging,
     _project_code,
     _run,
+    _state_change,
 )
 from .supervision import service
 from .supervision.calendar import (
@@ -43,16 +44,6 @@ from .supervision.calendar import (
     validate_project,
 )
 from .supervision.warnings import RULE_IDS
-
-
-async def _body(request) -> dict:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad("body must be JSON") from None
-    if not isinstance(body, dict):
-        raise _bad("body must be a JSON object")
-    return body
 
 
 def _project_view(p: dict, today: str) -> dict:
@@ -148,16 +139,9 @@ async def warning_state(request):
         wid = int(request.match_info["warning_id"])
     except ValueError:
         raise _bad("bad warning id") from None
-    body = await _body(request)
-    state, operator, note = body.get("state"), body.get("operator"), body.get("note")
-    if state not in ("acknowledged", "resolved"):
-        raise _bad("state must be acknowledged or resolved")
-    if not isinstance(operator, str) or not operator.strip() or len(operator) > 64:
-        raise _bad("operator is required (1-64 characters)")
-    if note is not None and (not isinstance(note, str) or len(note) > 1000):
-        raise _bad("note must be a string of at most 1000 characters")
+    state, operator, note = _state_change(await _body(request))
     try:
-        w = await _run(request, request.app[STORE_KEY].set_warning_state, wid, state, operator.strip(), note,
+        w = await _run(request, request.app[STORE_KEY].set_warning_state, wid, state, operator, note,
                        time.time())
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=409)

@@ -445,15 +445,15 @@ class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, Store):
         if gateway_id:
             where.append("gateway_id = ?")
             params.append(gateway_id)
-        sql = ("SELECT alert_id, gateway_id, seq, kind, detail, detected_at, state, state_changed_at "
-               "FROM tamper_alerts" + (" WHERE " + " AND ".join(where) if where else "") +
+        sql = ("SELECT alert_id, gateway_id, seq, kind, detail, detected_at, state, state_changed_at, "
+               "state_operator, state_note FROM tamper_alerts" + (" WHERE " + " AND ".join(where) if where else "") +
                " ORDER BY alert_id LIMIT ? OFFSET ?")
         return self._read(sql, (*params, limit, offset))
 
-    def set_alert_state(self, alert_id, state, now):
+    def set_alert_state(self, alert_id, state, now, operator=None, note=None):
         with self._write() as cur:
-            self._x(cur, "UPDATE tamper_alerts SET state = ?, state_changed_at = ? WHERE alert_id = ?",
-                    (state, now, alert_id))
+            self._x(cur, "UPDATE tamper_alerts SET state = ?, state_changed_at = ?, state_operator = ?, "
+                         "state_note = ? WHERE alert_id = ?", (state, now, operator, note, alert_id))
             return cur.rowcount == 1
 
     def counters(self):

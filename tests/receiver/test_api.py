@@ -91,3 +91,32 @@ def test_gateway_view_shows_device_health_from_the_heartbeat(store, gw, ingestor
         assert view["devices"] == [{"id": "T1", "kind": "modbus_rtu", "state": "down",
                                     "detail": "port missing", "since": "2026-03-02T00:00:00.000000Z"}]
     run_api(store, scenario)
+
+
+def test_tamper_alert_is_acknowledged_then_resolved_with_who_and_why(store, gw, ingestor):
+    """A supervisor closes a tamper alert: the state changes, and who did it and why are kept."""
+    gw.add(6)
+    ingestor.handle(topic(gw), gw.sealed_batch(gw.entries[:2]))
+    ingestor.handle(topic(gw), gw.sealed_batch(gw.entries[4:]), now=time.time() - 1000)
+    store.sweep(time.time(), 60)  # the hole at seq 3-4 is older than the grace: chain_gap
+    (alert,) = store.alerts("open", gw.gateway_id, 10, 0)
+    url = f"/api/v1/alerts/{alert['alert_id']}/state"
+
+    async def scenario(c):
+        assert (await c.post(url, json={"state": "resolved", "operator": "王工"})).status == 401
+        for bad in ({"state": "open", "operator": "x"}, {"state": "resolved"}, {"state": "resolved",
+                    "operator": " "}, {"state": "resolved", "operator": "x", "note": 5}):
+            assert (await c.post(url, json=bad, headers=AUTH)).status == 400, bad
+        assert (await c.post(url, data=b"not json", headers=AUTH)).status == 400
+        assert (await c.post("/api/v1/alerts/x/state", json={}, headers=AUTH)).status == 400
+        r = await c.post("/api/v1/alerts/999999/state", json={"state": "resolved", "operator": "x"}, headers=AUTH)
+        assert r.status == 404
+        r = await c.post(url, json={"state": "acknowledged", "operator": "王工"}, headers=AUTH)
+        assert r.status == 200 and (await r.json())["state"] == "acknowledged"
+        r = await c.post(url, json={"state": "resolved", "operator": "王工", "note": "网关断电，已补传"},
+                         headers=AUTH)
+        assert r.status == 200
+        (row,) = (await (await c.get("/api/v1/alerts?state=resolved", headers=AUTH)).json())["alerts"]
+        assert row["state_operator"] == "王工" and row["state_note"] == "网关断电，已补传"
+        assert row["state_changed_at"] is not None
+    run_api(store, scenario)
