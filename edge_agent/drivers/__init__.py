@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Direction, DriverHealth, Turnstile, TurnstileError, TurnstileInputs
+from .base import Direction, DriverHealth, Turnstile, TurnstileError, TurnstileInputs, driver_for
 from .config import KINDS, TurnstileBase, decode_turnstile
 from .modbus_rtu import ModbusRtuTurnstile
 from .simulated import SimulatedTurnstile
@@ -40,12 +40,5 @@ assert set(REGISTRY) == set(KINDS), "drivers.REGISTRY and drivers.config.KINDS d
 def open_turnstile(cfg: TurnstileBase | dict[str, Any], **kw: Any) -> Turnstile:
     """The driver for ``cfg``. Never raises for an absent device: it starts ``down`` and
     reconnects by itself. Raises ``ValueError`` naming an unknown ``type``."""
-    if isinstance(cfg, dict):
-        cfg = decode_turnstile(cfg)
-    driver = REGISTRY.get(getattr(cfg, "type", None))
-    if driver is None:
-        raise ValueError(f"unknown turnstile type {getattr(cfg, 'type', None)!r} "
-                         f"(known: {', '.join(sorted(REGISTRY))})")
-    if not isinstance(cfg, driver.config_class):
-        raise TypeError(f"turnstile {cfg.id}: {type(cfg).__name__} is not a {driver.config_class.__name__}")
+    cfg, driver = driver_for(cfg, REGISTRY, decode_turnstile, "turnstile")
     return driver(cfg, **kw)

@@ -111,6 +111,20 @@ class HealthTracker:
             log.log(level, "%s %s: %s -> %s (%s)", self.what, self.name, old.state, state, detail)
 
 
+def driver_for(cfg: Any, registry: dict[str, type], decode: Callable[[dict], Any], what: str):
+    """``(cfg, driver class)`` for a config (a table is decoded first): the explicit ``type``
+    registry shared by every kind of device. Raises ``ValueError`` naming an unknown ``type``."""
+    if isinstance(cfg, dict):
+        cfg = decode(cfg)
+    driver = registry.get(getattr(cfg, "type", None))
+    if driver is None:
+        raise ValueError(f"unknown {what} type {getattr(cfg, 'type', None)!r} "
+                         f"(known: {', '.join(sorted(registry))})")
+    if not isinstance(cfg, driver.config_class):
+        raise TypeError(f"{what} {cfg.id}: {type(cfg).__name__} is not a {driver.config_class.__name__}")
+    return cfg, driver
+
+
 class PortError(Exception):
     """The serial port is missing, cannot be opened, or failed: drop it and reconnect."""
 

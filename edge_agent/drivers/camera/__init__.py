@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..base import driver_for
 from .base import Camera, CameraError, Frame
 from .config import KINDS, CameraBase, decode_camera, decode_cameras
 from .file import FileCamera
@@ -45,14 +46,7 @@ assert set(REGISTRY) == set(KINDS), "camera.REGISTRY and camera.config.KINDS dis
 def open_camera(cfg: CameraBase | dict[str, Any]) -> Camera:
     """The camera for ``cfg`` (its reader thread started). Raises ``ValueError`` naming an
     unknown ``type``, ``DecodeError`` for a bad table."""
-    if isinstance(cfg, dict):
-        cfg = decode_camera(cfg)
-    cls = REGISTRY.get(getattr(cfg, "type", None))
-    if cls is None:
-        raise ValueError(f"unknown camera type {getattr(cfg, 'type', None)!r} "
-                         f"(known: {', '.join(sorted(REGISTRY))})")
-    if not isinstance(cfg, cls.config_class):
-        raise TypeError(f"camera {cfg.id}: {type(cfg).__name__} is not a {cls.config_class.__name__}")
+    cfg, cls = driver_for(cfg, REGISTRY, decode_camera, "camera")
     return cls(cfg)
 
 
