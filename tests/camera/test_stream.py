@@ -34,14 +34,19 @@ def test_stream_that_stalls_is_reported_then_recovers(camera, mjpeg_server):
 
 
 def test_stream_that_drops_reconnects(camera, mjpeg_server):
+    """Regression (flaky test): under load the reader's reopen could land while the server was
+    still closing, giving "cannot open stream" — a correct down reason the test did not list."""
     cam = camera(type="rtsp", url=mjpeg_server.url, read_timeout_s=2.0)
     wait_health(cam, "ok")
     opens = cam.stats()["opens"]
     mjpeg_server.stop()                             # the camera reboots: connection and port gone
     h = wait_health(cam, "down", timeout=15.0)
-    assert "stream lost" in h.detail or "cannot connect" in h.detail or "stalled" in h.detail, h
+    # which reason wins depends on where the reader was when the server went (a loaded machine
+    # reaches the reopen while the server is still closing): any of the documented "down" reasons
+    reasons = ("stream lost", "cannot connect", "stalled", "cannot open stream", "no frame could be read")
+    assert any(r in h.detail for r in reasons), h
     mjpeg_server.start()                            # back on the same port
-    wait_health(cam, "ok", timeout=15.0)
+    wait_health(cam, "ok", timeout=30.0)            # backoff up to reconnect_max_s + open timeout
     assert cam.stats()["opens"] > opens
     assert cam.read_latest(timeout=5.0) is not None
 
