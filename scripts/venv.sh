@@ -23,10 +23,15 @@ if [ ! -x "$VENV/bin/pip" ]; then
     "$PY" -m venv "$VENV"
   fi
 fi
-STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-${RN_EXTRAS:-dev}"
+# mediapipe 0.10.21 is the newest release that carries its face-mesh models; its declared
+# dependencies (opencv-contrib-python, jax) would replace the headless OpenCV and add 1 GB,
+# so it goes in with --no-deps; its real runtime needs are pinned in pyproject.toml.
+MEDIAPIPE="mediapipe==0.10.21"
+STAMP="$VENV/.installed-$( (cat "$ROOT/pyproject.toml"; echo "$MEDIAPIPE") | sha256sum | cut -c1-16)-${RN_EXTRAS:-dev}"
 if [ ! -f "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade "pip>=23.2" >/dev/null
   "$VENV/bin/python" -m pip install -q -e "$ROOT[${RN_EXTRAS:-dev}]"
+  "$VENV/bin/python" -m pip install -q --no-deps "$MEDIAPIPE"
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi
