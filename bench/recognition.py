@@ -11,17 +11,21 @@ the same identities' 2nd images letterboxed into 640x480 camera-sized frames.
 * baseline: the same two models used as OpenCV Zoo's demo does: YuNet on the full-size
   image (retry on the ≤640 px copy only when nothing is found, else big faces are
   missed), a descriptor for *every* detected face, and each compared with every template
-  by ``FaceRecognizerSF.match`` in a Python loop. The baseline the issue names for
-  bench/gate.py (dlib HOG upsample 1 + descriptor on every frame) needs dlib, which
-  this project does not install yet; shared/models/SOURCES.md measured it at 138 ms per
-  640x480 frame against SFace's 29 ms.
+  by ``FaceRecognizerSF.match`` in a Python loop.
+* dlib (on the 640x480 frames only; it is slow): ``dlib_640x480_*`` is the dlib backend
+  through our interface (HOG with ``dlib_upsample`` 1, 5-point alignment, ResNet descriptor
+  of the largest face, gallery decision); ``face_recognition_640x480_*`` is the
+  face_recognition library's pipeline (the baseline the issue names for bench/gate.py):
+  HOG with one upsample on the frame, a descriptor for every face, Euclidean distance to
+  every template, match if < 0.6. ``speedup_vs_face_recognition`` = that p50 / ours p50
+  on the same frames in the same run. ``--no-dlib`` skips this part.
 
 ``search_100k_ms``: one 1:N decision over 100,000 random unit templates (25,000 workers
 x 4); ``search_100k_baseline_ms``: face_recognition's linear compare
 (``np.linalg.norm(templates - probe, axis=1)`` then the minimum). Runs alternate in rounds.
 ``ratio`` = ours p50 / baseline p50 (below 1 = faster); ``speedup_vs_baseline`` its inverse.
 
-    python bench/recognition.py [--faces ../shared/data/faces] [--rounds 3]
+    python bench/recognition.py [--faces ../shared/data/faces] [--rounds 3] [--no-dlib]
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def letterbox(img: np.ndarray, w: int = 640, h: int = 480) -> np.ndarray:
     return out
 
 
-def ours(backend: SFaceBackend, gallery: Gallery, cfg: VisionConfig, img: np.ndarray):
+def ours(backend, gallery: Gallery, cfg: VisionConfig, img: np.ndarray):
     faces = backend.detect(img)
     if not faces:
         return None
@@ -73,6 +77,16 @@ def baseline(backend: SFaceBackend, templates: list[tuple[str, np.ndarray]], cfg
     return best if best[1] >= cfg.match_threshold else None
 
 
+def face_recognition_style(dlib_b, raw_templates: np.ndarray, img: np.ndarray) -> bool:
+    """face_recognition.face_locations(img, 1) + face_encodings + compare_faces(tolerance=0.6)."""
+    rgb = np.ascontiguousarray(img[:, :, ::-1])
+    hit = False
+    for rect in dlib_b._detector(rgb, 1):
+        enc = np.asarray(dlib_b._resnet.compute_face_descriptor(rgb, dlib_b._shape(rgb, rect), 1))
+        hit |= bool(np.any(np.linalg.norm(raw_templates - enc, axis=1) <= 0.6))
+    return hit
+
+
 def timed(fn, frames) -> list[float]:
     out = []
     for img in frames:
@@ -86,6 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--faces", default=str(REPO.parent / "shared" / "data" / "faces"))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-dlib", action="store_true", help="skip the dlib / face_recognition timings")
     args = ap.parse_args()
     try:
         os.sched_setaffinity(0, {0})                      # as `taskset -c 0`
@@ -105,13 +120,29 @@ def main() -> None:
             templates.append((person, raw))
     photos = [read_image(p) for ps in probes.values() for p in ps] + [read_image(p) for p in unknowns]
     frames = [letterbox(read_image(ps[0])) for ps in probes.values() if ps]
+    dlib_b = None
+    if not args.no_dlib:
+        from edge_agent.vision.backend import create_backend
+        dcfg = VisionConfig(type="dlib", dlib_upsample=1)
+        dlib_b = create_backend(dcfg)
+        dgallery, draw = Gallery(), []
+        for person, paths in enrol.items():
+            img = read_image(paths[0])
+            faces = dlib_b.detect(img)
+            if faces:
+                dgallery.add(person, dlib_b.embed(img, faces[0]))
+                draw.append(dlib_b.raw_descriptor(img, faces[0]))
+        draw = np.stack(draw)
 
-    res = {"ours": [], "base": [], "ours640": [], "base640": []}
+    res = {"ours": [], "base": [], "ours640": [], "base640": [], "dlib640": [], "fr640": []}
     for _ in range(args.rounds):
         res["ours"] += timed(lambda im: ours(ours_b, gallery, cfg, im), photos)
         res["base"] += timed(lambda im: baseline(base_b, templates, cfg, im), photos)
         res["ours640"] += timed(lambda im: ours(ours_b, gallery, cfg, im), frames)
         res["base640"] += timed(lambda im: baseline(base_b, templates, cfg, im), frames)
+        if dlib_b is not None:
+            res["dlib640"] += timed(lambda im: ours(dlib_b, dgallery, dcfg, im), frames)
+            res["fr640"] += timed(lambda im: face_recognition_style(dlib_b, draw, im), frames)
 
     rng = np.random.default_rng(0)
     big = rng.standard_normal((100_000, 128)).astype(np.float32)
@@ -127,8 +158,13 @@ def main() -> None:
         int(np.argmin(np.linalg.norm(big_unit - q, axis=1)))
         s_base.append((time.perf_counter() - t0) * 1e3)
 
-    p = {k: (round(percentile(v, 50), 2), round(percentile(v, 95), 2)) for k, v in res.items()}
-    emit({"bench": "recognition", "cpu_affinity": sorted(os.sched_getaffinity(0)), "cv2_threads": cv2.getNumThreads(),
+    p = {k: (round(percentile(v, 50), 2), round(percentile(v, 95), 2)) for k, v in res.items() if v}
+    dlib_part = {} if dlib_b is None else {
+        "dlib_640x480_p50_ms": p["dlib640"][0], "dlib_640x480_p95_ms": p["dlib640"][1],
+        "face_recognition_640x480_p50_ms": p["fr640"][0], "face_recognition_640x480_p95_ms": p["fr640"][1],
+        "speedup_vs_face_recognition": round(p["fr640"][0] / p["ours640"][0], 2),
+        "speedup_vs_dlib_backend": round(p["dlib640"][0] / p["ours640"][0], 2)}
+    emit({**dlib_part, "bench": "recognition", "cpu_affinity": sorted(os.sched_getaffinity(0)), "cv2_threads": cv2.getNumThreads(),
           "probes": len(photos), "frames_640x480": len(frames), "rounds": args.rounds, "gallery": len(gallery),
           "ours_p50_ms": p["ours"][0], "ours_p95_ms": p["ours"][1],
           "baseline_p50_ms": p["base"][0], "baseline_p95_ms": p["base"][1],

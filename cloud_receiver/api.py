@@ -8,14 +8,15 @@ nobody passed (a ``not_passed`` gate event referring to it), else ``null``. Gate
 Supervision (issue 6, :mod:`cloud_receiver.supervision`): ``/api/v1/projects/{code}/attendance?date=``,
 ``.../attendance/monthly?month=`` and ``.../payroll-export?month=&format=csv|xlsx`` (ID numbers
 masked). Projects, status periods (停工), key-post on-duty rates and warnings:
-:mod:`cloud_receiver.api_projects`. Every token sees every project for now; role scoping
-(city / district / project) is a later slice of issue 6."""
+:mod:`cloud_receiver.api_projects`. Roles and scope (city / district / project), tokens and the
+authentication rate limit: :mod:`cloud_receiver.auth`; every handler checks scope (a project
+outside it answers 404, listings are filtered). Payroll import and wage risk:
+:mod:`cloud_receiver.api_wage`. OpenAPI 3.1 at ``/api/v1/openapi.json`` (:mod:`cloud_receiver.openapi`)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import hmac
 import json
 import logging
 import re
@@ -26,7 +27,10 @@ from aiohttp import web
 
 from shared_schema.messages import EVENT_KINDS
 
+from . import auth as auth_mw
 from . import metrics
+from .auth import check_project, not_found, principal, require_role, visible_projects, wants_full_ids
+from .openapi import CITY, op, q
 from .store import Store
 from .supervision import payroll, service
 from .supervision.rules import AttendanceRules
@@ -82,15 +86,7 @@ async def _run(request, fn, *args):
     return await loop.run_in_executor(None, partial(fn, *args))
 
 
-@web.middleware
-async def auth(request: web.Request, handler):
-    if request.path != "/api/v1/health":
-        header = request.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else ""
-        if not token or not any(hmac.compare_digest(token, t) for t in request.app[TOKENS_KEY]):
-            return web.json_response({"error": "missing or invalid bearer token"}, status=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
-    return await handler(request)
+auth = auth_mw.middleware  # roles, scoped tokens, the failure rate limit: cloud_receiver/auth.py
 
 
 def _paging(request, max_size: int) -> tuple[int, int]:
@@ -127,32 +123,61 @@ def _gateway_view(g: dict, silent_after_s: float, now: float) -> dict:
     }
 
 
+_PAGING = (q("limit", "integer", minimum=1, description="page size (≤ page_size_max)"),
+           q("offset", "integer", minimum=0))
+_MONTH_Q = q("month", required=True, pattern=MONTH_RE.pattern, description="YYYY-MM")
+
+
+async def _scoped_gateway(request, gid: str) -> None:
+    """404 (as for an unknown gateway) unless the gateway's project is in the caller's scope."""
+    if principal(request).is_city:
+        return
+    g = await _run(request, request.app[STORE_KEY].get_gateway, gid)
+    if g is None:
+        raise not_found("gateway")
+    try:
+        await check_project(request, request.app[STORE_KEY], g["project_code"])
+    except web.HTTPNotFound:
+        raise not_found("gateway") from None
+
+
+@op("健康检查 / liveness and database check", public=True, tag="meta")
 async def health(request):
     ok = await _run(request, request.app[STORE_KEY].ping)
     return web.json_response({"ok": ok, "db": ok}, status=200 if ok else 503)
 
 
+@op("网关列表 / gateways (in the caller's scope)", tag="gateways")
 async def gateways(request):
     rows = await _run(request, request.app[STORE_KEY].list_gateways)
+    allowed = await visible_projects(request, request.app[STORE_KEY])
+    if allowed is not None:
+        rows = [g for g in rows if g["project_code"] in allowed]
     now, silent = time.time(), request.app[OPTS_KEY]["silent_after_s"]
     return web.json_response({"gateways": [_gateway_view(g, silent, now) for g in rows]})
 
 
+@op("一个网关 / one gateway", responses={"404": "no such gateway (or not in scope)"}, tag="gateways")
 async def gateway(request):
     gid = request.match_info["gateway_id"]
     if not CODE_RE.fullmatch(gid):
         raise _bad("bad gateway id")
+    await _scoped_gateway(request, gid)
     g = await _run(request, request.app[STORE_KEY].get_gateway, gid)
     if g is None:
         return web.json_response({"error": "no such gateway"}, status=404)
     return web.json_response(_gateway_view(g, request.app[OPTS_KEY]["silent_after_s"], time.time()))
 
 
+@op("项目某日的打卡 / a project's punches of a day (no ID numbers)",
+    query=[q("date", required=True, format="date"), *_PAGING], responses={"404": "project not in scope"},
+    tag="attendance")
 async def punches(request):
     code = request.match_info["code"]
     date = request.query.get("date", "")
     if not CODE_RE.fullmatch(code):
         raise _bad("bad project code")
+    await check_project(request, request.app[STORE_KEY], code)
     if not DATE_RE.fullmatch(date):
         raise _bad("date=YYYY-MM-DD is required")
     _check_date(date)
@@ -164,6 +189,9 @@ async def punches(request):
                               "punches": rows})
 
 
+@op("闸机事件 / gate events (scoped tokens must name a gateway in scope)",
+    query=[q("gateway_id"), q("date", format="date"), q("kind", enum=list(EVENT_KINDS)), *_PAGING],
+    responses={"404": "gateway not in scope"}, tag="gateways")
 async def gate_events(request):
     gid = request.query.get("gateway_id") or None
     date = request.query.get("date") or None
@@ -176,6 +204,10 @@ async def gate_events(request):
         _check_date(date)
     if kind is not None and kind not in EVENT_KINDS:
         raise _bad(f"kind must be one of {', '.join(EVENT_KINDS)}")
+    if not principal(request).is_city:
+        if gid is None:
+            raise _bad("gateway_id is required for a district or project token")
+        await _scoped_gateway(request, gid)
     limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
     rows = await _run(request, request.app[STORE_KEY].gate_events, gid, date, kind, limit, offset)
     for r in rows:
@@ -184,6 +216,8 @@ async def gate_events(request):
                               "gate_events": rows})
 
 
+@op("篡改告警 / tamper alerts (scoped tokens must name a gateway in scope)",
+    query=[q("state", enum=list(ALERT_STATES)), q("gateway"), *_PAGING], tag="warnings")
 async def alerts(request):
     state = request.query.get("state") or None
     gid = request.query.get("gateway") or None
@@ -191,6 +225,10 @@ async def alerts(request):
         raise _bad(f"state must be one of {', '.join(ALERT_STATES)}")
     if gid is not None and not CODE_RE.fullmatch(gid):
         raise _bad("bad gateway id")
+    if not principal(request).is_city:
+        if gid is None:
+            raise _bad("gateway is required for a district or project token")
+        await _scoped_gateway(request, gid)
     limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
     rows = await _run(request, request.app[STORE_KEY].alerts, state, gid, limit, offset)
     for r in rows:
@@ -199,7 +237,13 @@ async def alerts(request):
     return web.json_response({"alerts": rows})
 
 
+@op("确认/解决篡改告警 / acknowledge or resolve a tamper alert", roles=CITY,
+    path={"alert_id": {"type": "integer"}}, body={"application/json": {"type": "object", "required": [
+        "state", "operator"], "properties": {"state": {"enum": ["acknowledged", "resolved"]},
+                                             "operator": {"type": "string"}, "note": {"type": "string"}}}},
+    responses={"404": "no such alert"}, tag="warnings")
 async def alert_state(request):
+    require_role(request, "city")
     try:
         alert_id = int(request.match_info["alert_id"])
     except ValueError:
@@ -227,8 +271,11 @@ def _month(request) -> str:
     return month
 
 
+@op("项目某日考勤 / a project's attendance day", query=[q("date", required=True, format="date")],
+    responses={"404": "project not in scope"}, tag="attendance")
 async def attendance(request):
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     date = request.query.get("date", "")
     if not DATE_RE.fullmatch(date):
         raise _bad("date=YYYY-MM-DD is required")
@@ -237,36 +284,50 @@ async def attendance(request):
     return web.json_response(body)
 
 
+@op("项目月度考勤 / a project's monthly attendance", query=[_MONTH_Q],
+    responses={"404": "project not in scope"}, tag="attendance")
 async def attendance_monthly(request):
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     month = _month(request)
     body = await _run(request, service.attendance_month, request.app[STORE_KEY], code, month,
                       request.app[RULES_KEY])
     return web.json_response(body)
 
 
+@op("工资单导出(PayRollDetail) / payroll export; ID numbers masked unless the token may see them and ids=full",
+    query=[_MONTH_Q, q("format", enum=list(EXPORT_TYPES)), q("ids", enum=["masked", "full"])],
+    produces=("text/csv", EXPORT_TYPES["xlsx"]), responses={"404": "project not in scope"}, tag="payroll")
 async def payroll_export(request):
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     month = _month(request)
     fmt = request.query.get("format", "csv")
     if fmt not in EXPORT_TYPES:
         raise _bad("format must be csv or xlsx")
-    # Roles are a later slice of issue 6: until a token's role may see full ID numbers, mask them.
-    rows, summary = await _run(request, payroll.payroll_rows, request.app[STORE_KEY], code, month,
-                               request.app[RULES_KEY])
+    full = wants_full_ids(request)  # cloud_receiver/auth.py: token flag + role + ids=full
+    if full:
+        log.info("payroll export with full ID numbers by token %s", principal(request).token_id)
+    rows, summary = await _run(request, partial(payroll.payroll_rows, full_ids=full), request.app[STORE_KEY],
+                               code, month, request.app[RULES_KEY])
     data = payroll.to_csv(rows) if fmt == "csv" else await _run(request, payroll.to_xlsx, rows, summary, month)
     return web.Response(body=data, content_type=EXPORT_TYPES[fmt].split(";")[0],
                         charset="utf-8" if fmt == "csv" else None,
                         headers={"Content-Disposition": f'attachment; filename="payroll-{code}-{month}.{fmt}"'})
 
 
+@op("入库统计 / store counts (city only)", roles=CITY, tag="meta")
 async def stats(request):
+    require_role(request, "city")
     return web.json_response(await _run(request, request.app[STORE_KEY].stats))
 
 
 def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size_max: int = 1000,
-             attendance_rules: AttendanceRules | None = None) -> web.Application:
+             attendance_rules: AttendanceRules | None = None,
+             auth_options: auth_mw.AuthOptions | None = None) -> web.Application:
+    """``tokens``: the config's bootstrap tokens (city role); named tokens live in the store."""
     app = web.Application(middlewares=[auth])
+    auth_mw.install(app, store, tokens, auth_options)
     app[RULES_KEY] = attendance_rules or AttendanceRules()
     app[STORE_KEY] = store
     app[TOKENS_KEY] = frozenset(tokens)
@@ -289,4 +350,9 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
     app.add_routes(api_projects.routes())
     from . import api_anomalies
     app.add_routes(api_anomalies.routes())
+    from . import api_wage, openapi
+    app.add_routes(api_wage.routes())
+    app.router.add_get("/api/v1/openapi.json", openapi.handle)
+    from . import api_dashboard  # aggregate routes + the static pages under /dashboard/
+    api_dashboard.mount(app)
     return app

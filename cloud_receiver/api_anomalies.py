@@ -1,5 +1,6 @@
 """Abnormal attendance (异常考勤) queries (issue 6, requirement #8), registered by
-:func:`cloud_receiver.api.make_app`. Same bearer-token auth as every endpoint.
+:func:`cloud_receiver.api.make_app`. Same bearer-token auth as every endpoint; district and
+project tokens must name a project in their scope (``project=``).
 
 ``GET /api/v1/anomalies?date=YYYY-MM-DD`` (or ``from=&to=``, at most ``max_range_days`` days,
 both ends included, China-local days) with optional ``project=``, ``rule=``, ``worker_ref=``,
@@ -17,6 +18,9 @@ import datetime as _dt
 from aiohttp import web
 
 from .api import CODE_RE, DATE_RE, RULES_KEY, STORE_KEY, _bad, _run
+from .auth import check_project, principal
+from .openapi import op
+from .openapi import q as qp
 from .supervision.anomalies import (
     ANOMALY_RULE_IDS,
     DEFAULT_ANOMALY_RULES,
@@ -74,9 +78,18 @@ def parse_query(request, rules: AnomalyRules) -> dict:
             "worker_ref": _code(request, "worker_ref"), "gateway_id": _code(request, "gateway_id")}
 
 
+@op("异常考勤 / abnormal attendance findings with evidence (district/project tokens: project= required)",
+    query=[qp("date", format="date"), qp("from", format="date"), qp("to", format="date"), qp("project"),
+           qp("rule", enum=list(ANOMALY_RULE_IDS)), qp("worker_ref"), qp("gateway_id")],
+    one_of=[("date",), ("from", "to")], responses={"404": "project not in scope"}, tag="anomalies")
 async def list_anomalies(request):
     rules = request.app.get(ANOMALY_RULES_KEY, DEFAULT_ANOMALY_RULES)
     q = parse_query(request, rules)
+    if not principal(request).is_city:
+        # cross-project findings carry other projects' evidence: scoped tokens ask per project
+        if q["project"] is None:
+            raise _bad("project is required for a district or project token")
+        await check_project(request, request.app[STORE_KEY], q["project"])
     out = await _run(request, lambda: detect_range(
         request.app[STORE_KEY], q["first"], q["last"], rules, request.app[RULES_KEY], project=q["project"],
         rule=q["rule"], worker_ref=q["worker_ref"], gateway_id=q["gateway_id"]))

@@ -1,8 +1,9 @@
 """Projects, status periods, key-post on-duty rates and warnings (issue 6), registered by
 :func:`cloud_receiver.api.make_app`. Same bearer-token auth as every endpoint; writes
-(``POST``) are open to every token until roles (city / district / project) arrive in a
-later slice of issue 6 — then project writes belong to the city and district roles and
-warning state changes to whoever's scope holds the warning's project.
+(``POST``): project writes belong to the city and district roles (a district token only
+within its district), warning state changes to whoever's scope holds the warning's project.
+A project outside the caller's scope answers 404 like a missing one; listings are filtered
+(:mod:`cloud_receiver.auth`).
 
 * ``GET  /api/v1/projects[?district=]``: projects with their status today (China-local)
 * ``GET  /api/v1/projects/{code}``: one project with its status history
@@ -35,6 +36,9 @@ from .api import (
     _run,
     _state_change,
 )
+from .auth import check_project, principal, require_role, visible_projects
+from .openapi import q
+from .openapi import op as describe
 from .supervision import service
 from .supervision.calendar import (
     STATUS_CODES,
@@ -43,7 +47,10 @@ from .supervision.calendar import (
     validate_period,
     validate_project,
 )
+from .supervision.wage_risk import WAGE_RULE_IDS
 from .supervision.warnings import RULE_IDS
+
+ALL_RULE_IDS = RULE_IDS + WAGE_RULE_IDS
 
 
 def _project_view(p: dict, today: str) -> dict:
@@ -64,17 +71,24 @@ def _today(request) -> str:
     return service.local_today(request.app[RULES_KEY])
 
 
+@describe("项目列表 / projects (in the caller's scope) with today's status", query=[q("district")], tag="projects")
 async def list_projects(request):
     district = request.query.get("district") or None
     if district is not None and len(district) > 64:
         raise _bad("district is too long")
     rows = await _run(request, request.app[STORE_KEY].list_projects, district)
+    allowed = await visible_projects(request, request.app[STORE_KEY])
+    if allowed is not None:
+        rows = [p for p in rows if p["project_code"] in allowed]
     today = _today(request)
     return web.json_response({"as_of": today, "projects": [_project_view(p, today) for p in rows]})
 
 
+@describe("一个项目及状态历史 / one project with its status history", responses={"404": "no such project"},
+          tag="projects")
 async def get_project(request):
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     p = await _run(request, request.app[STORE_KEY].get_project, code)
     if p is None:
         return web.json_response({"error": "no such project"}, status=404)
@@ -82,19 +96,34 @@ async def get_project(request):
                               "status_history": [_period_view(s) for s in p["periods"]]})
 
 
+@describe("新建或更新项目 / create or update a project (city; district within its district)",
+          roles=("city", "district"), body={"application/json": {"type": "object", "required": ["project_code", "name"]}},
+          tag="projects")
 async def post_project(request):
+    who = require_role(request, "city", "district")
     try:
         row = validate_project(await _body(request))
     except ValueError as exc:
         raise _bad(str(exc)) from None
+    if not who.is_city:
+        if row.get("district") not in who.scope:
+            return web.json_response({"error": "a district token writes only projects of its district"}, status=403)
+        existing = await _run(request, request.app[STORE_KEY].get_project, row["project_code"])
+        if existing is not None and existing.get("district") not in who.scope:
+            return web.json_response({"error": "a district token writes only projects of its district"}, status=403)
     outcome = await _run(request, request.app[STORE_KEY].upsert_project, row, time.time())
     p = await _run(request, request.app[STORE_KEY].get_project, row["project_code"])
     return web.json_response({"outcome": outcome, **_project_view(p, _today(request))},
                              status=201 if outcome == "created" else 200)
 
 
+@describe("新增项目状态期(停工等) / add a dated status period (city, district)", roles=("city", "district"),
+          body={"application/json": {"type": "object", "required": ["status", "from_date", "operator"]}},
+          responses={"404": "no such project", "409": "overlaps another period"}, tag="projects")
 async def post_status(request):
+    require_role(request, "city", "district")
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     try:
         period = validate_period(await _body(request))
     except ValueError as exc:
@@ -109,13 +138,20 @@ async def post_status(request):
                              status=201)
 
 
+@describe("关键岗位到岗率 / key-post on-duty rates (到岗率) of a month",
+          query=[q("month", required=True, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+          responses={"404": "no such project"}, tag="projects")
 async def on_duty(request):
     code = _project_code(request)
+    await check_project(request, request.app[STORE_KEY], code)
     month = _month(request)
     body = await _run(request, service.on_duty_month, request.app[STORE_KEY], code, month, request.app[RULES_KEY])
     return web.json_response(body)
 
 
+@describe("预警列表 / warnings (in the caller's scope)",
+          query=[q("project"), q("state", enum=list(ALERT_STATES)), q("rule", enum=list(ALL_RULE_IDS)),
+                 q("limit", "integer", minimum=1), q("offset", "integer", minimum=0)], tag="warnings")
 async def list_warnings(request):
     project = request.query.get("project") or None
     state = request.query.get("state") or None
@@ -124,22 +160,36 @@ async def list_warnings(request):
         raise _bad("bad project code")
     if state is not None and state not in ALERT_STATES:
         raise _bad(f"state must be one of {', '.join(ALERT_STATES)}")
-    if rule is not None and rule not in RULE_IDS:
-        raise _bad(f"rule must be one of {', '.join(RULE_IDS)}")
+    if rule is not None and rule not in ALL_RULE_IDS:
+        raise _bad(f"rule must be one of {', '.join(ALL_RULE_IDS)}")
     limit, offset = _paging(request, request.app[OPTS_KEY]["page_size_max"])
-    rows = await _run(request, request.app[STORE_KEY].warnings, project, state, rule, limit, offset)
+    if project is not None:
+        await check_project(request, request.app[STORE_KEY], project)
+    allowed = await visible_projects(request, request.app[STORE_KEY])
+    rows = await _run(request, request.app[STORE_KEY].warnings, project, state, rule, limit, offset, allowed)
     for r in rows:
         for k in ("first_seen", "last_seen", "state_changed_at"):
             r[k] = _iso(r[k])
     return web.json_response({"limit": limit, "offset": offset, "warnings": rows})
 
 
+@describe("确认/解决预警 / acknowledge or resolve a warning", path={"warning_id": {"type": "integer"}},
+          body={"application/json": {"type": "object", "required": ["state", "operator"]}},
+          responses={"404": "no such warning", "409": "already resolved"}, tag="warnings")
 async def warning_state(request):
     try:
         wid = int(request.match_info["warning_id"])
     except ValueError:
         raise _bad("bad warning id") from None
     state, operator, note = _state_change(await _body(request))
+    if not principal(request).is_city:
+        w = await _run(request, request.app[STORE_KEY].get_warning, wid)
+        if w is None or w["project_code"] is None:
+            return web.json_response({"error": "no such warning"}, status=404)
+        try:
+            await check_project(request, request.app[STORE_KEY], w["project_code"])
+        except web.HTTPNotFound:
+            return web.json_response({"error": "no such warning"}, status=404)
     try:
         w = await _run(request, request.app[STORE_KEY].set_warning_state, wid, state, operator, note,
                        time.time())

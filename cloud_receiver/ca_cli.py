@@ -7,12 +7,16 @@
                     ``--register`` also its Ed25519 signing key, its registration in the store,
                     the city's ack public key and a starter ``edge.toml``: the technician's kit
 ``issue-receiver``  a receiver's client certificate (CN = rn:receiver)
-``revoke``          revoke a gateway's / receiver's certificates (or one serial), rewrite the CRL
+``revoke``          revoke a gateway's / receiver's certificates (or one serial), rewrite the CRL;
+                    with ``--config`` and ``--gateway-id`` also the store's revoked flag (ingest
+                    then rejects the gateway's messages: reason ``revoked_gateway``)
 ``crl``             re-sign the CRL (before its next_update: an expired CRL locks everyone out)
 ``list``            the certificates issued, with their state
 =================== ===========================================================================
 
-Only ``issue-gateway --register`` needs ``--config`` (the store and the city's ack key).
+``issue-gateway --register`` needs ``--config`` (the store and the city's ack key); ``revoke
+--gateway-id`` uses it when given (the store's revoked flag, set before the CRL is rewritten so a
+failed step can simply be run again).
 Private keys are never printed or logged.
 """
 
@@ -80,6 +84,8 @@ def add_parser(sub) -> None:
 
 
 def needs_config(args) -> bool:
+    if args.ca_command == "revoke":
+        return bool(args.gateway_id and getattr(args, "config", None))
     return args.ca_command == "issue-gateway" and args.register
 
 
@@ -101,20 +107,29 @@ def run(args, cfg=None) -> int:
         elif args.ca_command == "issue-gateway":
             return _issue_gateway(ca, args, cfg)
         elif args.ca_command == "revoke":
+            flagged = False
+            if args.gateway_id and cfg is not None:
+                flagged = _flag_revoked(args.gateway_id, cfg)
             if args.serial:
                 done = ca.revoke(serial=args.serial)
             elif args.gateway_id:
                 done = ca.revoke(kind="gateway", ident=args.gateway_id)
             else:
                 done = ca.revoke(kind="receiver", ident=args.receiver_id)
-            if not done:
+            if not done and not flagged:
                 print("error: no live certificate matched", file=sys.stderr)
                 return 1
-            print(f"revoked serial(s) {', '.join(done)}; CRL rewritten: {ca.dir / 'crl.pem'}")
-            print(f"next: copy crl.pem to the broker's crlfile and {RELOAD_HINT}")
-            if args.gateway_id:
-                print("note: the gateway stays registered in the store (its signed batches would still "
-                      "verify if it reached the broker another way); replace its key to retire it")
+            if done:
+                print(f"revoked serial(s) {', '.join(done)}; CRL rewritten: {ca.dir / 'crl.pem'}")
+                print(f"next: copy crl.pem to the broker's crlfile and {RELOAD_HINT}")
+            else:
+                print("no live certificate matched (already revoked?); the CRL is unchanged")
+            if flagged:
+                print(f"gateway {args.gateway_id} marked revoked in the store: its messages are rejected "
+                      f"(reason revoked_gateway); `register-gateway --replace` with a new key lifts it")
+            elif args.gateway_id:
+                print("note: without --config the store was not told: the gateway's signed batches would "
+                      "still be accepted if it reached the broker another way; run again with --config")
         elif args.ca_command == "crl":
             print(f"CRL re-signed: {ca.write_crl(args.days)}")
         elif args.ca_command == "list":
@@ -128,6 +143,18 @@ def run(args, cfg=None) -> int:
     except (CAError, FileExistsError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _flag_revoked(gateway_id: str, cfg) -> bool:
+    from .store import open_store
+    store = open_store(cfg.store.url, migrate=True)
+    try:
+        if not store.revoke_gateway(topics.check_gateway_id(gateway_id), time.time()):
+            print(f"warning: gateway {gateway_id} is not registered in the store", file=sys.stderr)
+            return False
+        return True
+    finally:
+        store.close()
 
 
 def _issue_gateway(ca: CertificateAuthority, args, cfg) -> int:

@@ -1,7 +1,8 @@
 """``cloud-receiver --config PATH <command>``.
 
 Commands: ``keygen``, ``check-config``, ``migrate``, ``register-gateway``, ``run``,
-``stats [--json]``, ``doctor``, ``ca ...`` (the MQTT certificate authority: :mod:`.ca_cli`;
+``stats [--json]``, ``doctor``, ``token create|list|revoke`` (scoped API tokens:
+:mod:`.auth`), ``payroll-import`` (:mod:`.supervision.payroll_import`), ``ca ...`` (the MQTT certificate authority: :mod:`.ca_cli`;
 ``--config`` is needed there only for ``ca issue-gateway --register``). Exit codes: 0 ok, 1 failure, 2 usage/config error.
 """
 
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared_schema import envelope, sdnotify, topics
+from shared_schema import envelope, logfmt, sdnotify, topics
 from shared_schema.typed_config import ConfigError
 
 from . import __version__, ca_cli
@@ -27,9 +28,8 @@ log = logging.getLogger("cloud_receiver")
 CODE_CHARS = "A-Za-z0-9_.-"
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    logfmt.setup(level, fmt)      # text / json / logfmt lines on stderr (journald), ID numbers scrubbed
 
 
 def cmd_keygen(cfg: ReceiverConfig, args) -> int:
@@ -50,7 +50,8 @@ def cmd_check_config(cfg: ReceiverConfig, args) -> int:
         problems.append(f"signing_key_file {cfg.signing_key_file} does not exist (run keygen)")
     try:
         if cfg.api.enabled and not cfg.api_tokens():
-            problems.append("api is enabled but no tokens are configured")
+            problems.append("api is enabled but no bootstrap tokens are configured "
+                            "(named tokens: `cloud-receiver token create`)")
     except ConfigError as exc:
         problems.append(str(exc))
     for label, f in (("ca_file", cfg.mqtt.ca_file), ("cert_file", cfg.mqtt.cert_file),
@@ -112,18 +113,67 @@ def cmd_stats(cfg: ReceiverConfig, args) -> int:
 
 
 def cmd_doctor(cfg: ReceiverConfig, args) -> int:
-    store = open_store(cfg.store.url)
-    ok = store.ping()
-    version = store.schema_version() if ok else 0
-    store.close()
-    print(f"store reachable: {ok}; schema version {version}")
+    from .doctor import doctor   # pass/fail table: key, store, disk, API tokens, broker, NTP
+
+    return doctor(cfg, broker_timeout=args.broker_timeout)
+
+
+def cmd_token(cfg: ReceiverConfig, args) -> int:
+    from .auth import issue_token
+
+    store = open_store(cfg.store.url, migrate=True)
     try:
-        envelope.read_private_key(Path(cfg.signing_key_file))
-        print("signing key: ok")
-    except (OSError, ValueError) as exc:
-        print(f"signing key: {exc}")
-        ok = False
-    return 0 if ok else 1
+        if args.token_command == "create":
+            scope = [s for part in (args.scope or []) for s in part.split(",")]
+            try:
+                token, row = issue_token(store, name=args.name, role=args.role, scope=scope, full_ids=args.full_ids,
+                                         expires_in_s=args.expires_days * 86400.0 if args.expires_days else None,
+                                         full_id_roles=tuple(cfg.api.full_id_roles))
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"token {row['name']} ({row['role']} {','.join(row['scope']) or '*'}) created; "
+                  "it is shown once, store it now:", file=sys.stderr)
+            print(token)
+        elif args.token_command == "revoke":
+            if not store.revoke_token(args.name, time.time()):
+                print(f"error: no live token named {args.name}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name}")
+        else:
+            rows = store.list_tokens(include_revoked=args.all)
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, sort_keys=True))
+            for r in [] if args.json else rows:
+                when = {k: time.strftime("%Y-%m-%d %H:%M", time.gmtime(r[k])) if r[k] else "-"
+                        for k in ("created_at", "last_used_at", "revoked_at", "expires_at")}
+                print(f"{r['name']}\t{r['role']}\t{','.join(r['scope']) or '*'}\trn1_{r['prefix']}…\t"
+                      f"full_ids={r['full_ids']}\tcreated {when['created_at']}\tlast used {when['last_used_at']}\t"
+                      f"expires {when['expires_at']}\trevoked {when['revoked_at']}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_payroll_import(cfg: ReceiverConfig, args) -> int:
+    from .supervision.payroll_import import ImportError_, import_payroll
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file} ({exc.strerror})", file=sys.stderr)
+        return 2
+    store = open_store(cfg.store.url, migrate=True)
+    try:
+        report = import_payroll(store, args.project_code, data, source=Path(args.file).name,
+                                operator=args.operator, fmt=args.format, now=time.time())
+    except ImportError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(json.dumps(report, ensure_ascii=False, sort_keys=True))
+    return 0 if not report["rejected"] else 1
 
 
 def cmd_run(cfg: ReceiverConfig, args) -> int:
@@ -131,7 +181,11 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
 
     from .api import make_app
     from .api_anomalies import configure as configure_anomalies
+    from .api_wage import configure as configure_wage
+    from .auth import AuthOptions
+    from .supervision.wage_risk import WageRiskHook
     from .consumer import Consumer
+    from .dashboard.daily import DailyHook
     from .supervision.warnings import WarningHook
     from .sweep import Sweeper
 
@@ -139,8 +193,13 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
     tokens = cfg.api_tokens()
     store = open_store(cfg.store.url, migrate=True)
     sweeper = Sweeper(store, cfg.gap_grace_s, cfg.sweep_interval_s,
-                      hooks=[WarningHook(store, cfg.warnings, cfg.attendance)]).start()
+                      hooks=[WarningHook(store, cfg.warnings, cfg.attendance),
+                             WageRiskHook(store, cfg.wage_risk, cfg.attendance),
+                             # the dashboard's per-project daily figures for today
+                             DailyHook(store, cfg.attendance, cfg.anomalies)]).start()
     consumer = Consumer(cfg, store, key, sweeper).start()
+    from .retention import ReceiverRetention
+    retention = ReceiverRetention(store, cfg.retention).start()   # head photos (APScheduler)
     log.info("cloud-receiver %s (%s) running", __version__, cfg.receiver_id)
 
     async def serve() -> None:
@@ -150,8 +209,13 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
             loop.add_signal_handler(sig, stop.set)
         runner = None
         if cfg.api.enabled:
+            a = cfg.api
             app = make_app(store, tokens, silent_after_s=cfg.warnings.gateway_silent_s, page_size_max=cfg.api.page_size_max,
-                           attendance_rules=cfg.attendance)
+                           attendance_rules=cfg.attendance, auth_options=AuthOptions(
+                               full_id_roles=tuple(a.full_id_roles), fail_limit=a.auth_fail_limit,
+                               fail_window_s=a.auth_fail_window_s, block_s=a.auth_block_s,
+                               clients_max=a.auth_clients_max, trusted_proxies=tuple(a.trusted_proxies)))
+            configure_wage(app, cfg.wage_risk, a.upload_max_bytes)
             configure_anomalies(app, cfg.anomalies)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -178,6 +242,7 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
     try:
         asyncio.run(serve())
     finally:
+        retention.stop()
         consumer.stop()
         sweeper.stop()
         store.close()
@@ -205,13 +270,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="consumer + sweep + API until SIGTERM")
     s = sub.add_parser("stats", help="counts from the store")
     s.add_argument("--json", action="store_true")
-    sub.add_parser("doctor", help="check store and key")
+    d = sub.add_parser("doctor", help="check key, store, disk, API tokens, broker and NTP (pass/fail table)")
+    d.add_argument("--broker-timeout", type=float, default=3.0, help="seconds for the MQTT CONNACK")
+    t = sub.add_parser("token", help="scoped API tokens (roles city / district / project)")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="create a token; printed once (only its SHA-256 is stored)")
+    tc.add_argument("--name", required=True)
+    tc.add_argument("--role", required=True, choices=("city", "district", "project"))
+    tc.add_argument("--scope", action="append", help="district name, or project codes (repeat or comma-separate)")
+    tc.add_argument("--full-ids", action="store_true", help="may see full ID numbers (roles in api.full_id_roles)")
+    tc.add_argument("--expires-days", type=float, help="expire after this many days")
+    tr = tsub.add_parser("revoke", help="revoke the live token of this name (at once)")
+    tr.add_argument("--name", required=True)
+    tl = tsub.add_parser("list", help="tokens (never their secrets)")
+    tl.add_argument("--all", action="store_true", help="include revoked tokens")
+    tl.add_argument("--json", action="store_true")
+    pi = sub.add_parser("payroll-import", help="import a PayRollDetail CSV/XLSX for one project")
+    pi.add_argument("--project-code", required=True)
+    pi.add_argument("--file", required=True)
+    pi.add_argument("--format", choices=("csv", "xlsx"), help="default: from the file's content")
+    pi.add_argument("--operator", required=True)
     ca_cli.add_parser(sub)
     return p
 
 
 COMMANDS = {"keygen": cmd_keygen, "check-config": cmd_check_config, "migrate": cmd_migrate,
-            "register-gateway": cmd_register, "run": cmd_run, "stats": cmd_stats, "doctor": cmd_doctor}
+            "register-gateway": cmd_register, "run": cmd_run, "stats": cmd_stats, "doctor": cmd_doctor,
+            "token": cmd_token, "payroll-import": cmd_payroll_import}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    _setup_logging(cfg.log_level, cfg.log_format)
     if args.command == "register-gateway":
         import re
         if not re.fullmatch(f"[{CODE_CHARS}]{{1,64}}", args.project_code):

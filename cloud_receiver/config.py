@@ -9,16 +9,19 @@ URL) resolve against the folder of the config file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from shared_schema import mqtt_tls
+from shared_schema import credpath, mqtt_tls
 from shared_schema.typed_config import ConfigError, load
 from shared_schema.wire import field
 
+from .retention import ReceiverRetentionConfig
 from .supervision.anomalies import AnomalyRules
 from .supervision.rules import AttendanceRules
+from .supervision.wage_risk import WageRiskRules
 from .supervision.warnings import WarningRules
 
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -55,6 +58,14 @@ class ApiConfig:
     tokens: list[str] = field(default=(), max_items=100)
     tokens_file: str | None = field(default=None, max_len=1024)
     page_size_max: int = field(default=1000, min=1, max=100000)
+    # roles, tokens, rate limit, uploads (cloud_receiver/auth.py, cloud_receiver/api_wage.py)
+    full_id_roles: list[Literal["city", "district", "project"]] = field(default=("city",), max_items=3)
+    auth_fail_limit: int = field(default=10, min=1, max=10000)
+    auth_fail_window_s: float = field(default=60.0, min=1.0, max=86400.0)
+    auth_block_s: float = field(default=300.0, min=1.0, max=86400.0)
+    auth_clients_max: int = field(default=10000, min=10, max=10_000_000)
+    trusted_proxies: list[str] = field(default=(), max_items=100)
+    upload_max_bytes: int = field(default=10 * 1024 * 1024, min=1024, max=1024 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class ReceiverConfig:
     receiver_id: str = field(pattern=CODE)
     signing_key_file: str = field(max_len=1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(default="INFO")
+    log_format: Literal["text", "json", "logfmt"] = field(default="text")     # shared_schema.logfmt
     gap_grace_s: float = field(default=300.0, min=0.0, max=30 * 86400.0)
     sweep_interval_s: float = field(default=30.0, min=0.1, max=86400.0)
     registry_cache_s: float = field(default=5.0, min=0.0, max=3600.0)
@@ -71,6 +83,8 @@ class ReceiverConfig:
     attendance: AttendanceRules = field(default_factory=AttendanceRules)
     warnings: WarningRules = field(default_factory=WarningRules)
     anomalies: AnomalyRules = field(default_factory=AnomalyRules)
+    wage_risk: WageRiskRules = field(default_factory=WageRiskRules)
+    retention: ReceiverRetentionConfig = field(default_factory=ReceiverRetentionConfig)   # head photos
 
     def api_tokens(self) -> frozenset[str]:
         """Tokens from ``api.tokens`` plus one per line of ``api.tokens_file`` (# comments)."""
@@ -88,6 +102,10 @@ class ReceiverConfig:
 
 
 def _resolve(base: Path, p: str) -> str:
+    try:   # "${CREDENTIALS_DIRECTORY}/receiver.key": systemd's LoadCredential= folder (shared_schema.credpath)
+        p = credpath.expand(p)
+    except credpath.CredentialsPathError as exc:
+        raise ConfigError(f"receiver: {exc}") from None
     path = Path(p).expanduser()
     return str(path if path.is_absolute() else (base / path).resolve())
 
@@ -106,6 +124,11 @@ def load_config(path: str | Path) -> ReceiverConfig:
     base = path.resolve().parent
     if not (cfg.store.url.startswith("sqlite:///") or cfg.store.url.startswith(("postgresql://", "postgres://"))):
         raise ConfigError(f"{path}: receiver.store.url must start with sqlite:/// or postgresql://")
+    for proxy in cfg.api.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"{path}: receiver.api.trusted_proxies: not an address or network") from None
     if cfg.mqtt.reconnect_max_s < cfg.mqtt.reconnect_min_s:
         raise ConfigError(f"{path}: receiver.mqtt.reconnect_max_s is below reconnect_min_s")
     problem = mqtt_tls.check_keys(cfg.mqtt)

@@ -94,6 +94,7 @@ class Consumer:
         if reason_code.is_failure:
             log.error("mqtt connect refused: %s", reason_code)
             return
+        mqtt_tls.set_no_delay(client)    # acks to gateways are small request/reply messages
         subs = [(topics.shared(self.cfg.mqtt.share_group, ch), SubscribeOptions(qos=1)) for ch in CHANNELS]
         client.subscribe(subs)
         log.info("mqtt connected (session present=%s); subscribed %s", flags.session_present,

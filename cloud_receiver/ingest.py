@@ -37,16 +37,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared_schema import envelope, topics
 from shared_schema.chain import entry_hash, hash_wire_dict
-from shared_schema.messages import (EVENT_ID, BatchAck, GatewayStatus, Heartbeat, PunchBatch, RosterChange,
-                                    decode_message_and_json)
+from shared_schema.messages import (EVENT_ID, BatchAck, GatewayStatus, Heartbeat, PunchBatch, RosterAck,
+                                    RosterChange, RosterDownBatch, RosterDownState, decode_message_and_json)
 from shared_schema.wire import DecodeError, canonical_json, format_utc, loads_strict, parse_utc, to_wire
 
+from . import roster_down
 from .store import BatchResult, EntryRow, Store
+from .store.workers import ROSTER_CHANGE_COLS
 
 log = logging.getLogger(__name__)
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
-EXPECTED = {"punches": PunchBatch, "heartbeat": Heartbeat, "status": GatewayStatus, "roster": RosterChange}
+EXPECTED = {"punches": PunchBatch, "heartbeat": Heartbeat, "status": GatewayStatus,
+            "roster": (RosterChange, RosterDownState)}   # a roster change up, or a gateway's down-sync state
 NO_BATCH_ID = "0" * 32
 
 
@@ -55,6 +58,7 @@ class Registration:
     gateway_id: str
     public_key: Ed25519PublicKey
     project_code: str
+    revoked: bool = False            # `cloud-receiver ca revoke` set the store's revoked_at
 
 
 @dataclass
@@ -167,8 +171,16 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
         v.reason, v.detail = exc.reason, exc.detail
         return v
     v.signed = True
+    if reg.revoked:      # after the signature: a forged message gets bad_signature, never this reason
+        v.reason, v.detail = "revoked_gateway", "gateway is revoked (cloud-receiver ca revoke)"
+        if v.channel == "punches":
+            v.batch_id = _guess_batch_id(body)
+        return v
     try:
-        msg, obj = decode_message_and_json(body, EXPECTED[v.channel])  # entries hashed as received
+        expected = EXPECTED[v.channel]
+        msg, obj = decode_message_and_json(body, expected if isinstance(expected, type) else None)  # entries hashed as received
+        if not isinstance(msg, expected):
+            raise DecodeError("unexpected_type", f"unexpected {type(msg).__name__} on {v.channel}")
     except DecodeError as exc:
         v.reason, v.detail = exc.reason, exc.detail
         if v.channel == "punches":
@@ -185,7 +197,7 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
             v.reason, v.detail = "project_mismatch", "entry project_code differs from the registration"
             return v
         v.rows = entry_rows(msg, received_at, obj["entries"])
-    elif isinstance(msg, RosterChange) and msg.project_code != reg.project_code:
+    elif isinstance(msg, (RosterChange, RosterDownState)) and msg.project_code != reg.project_code:
         v.reason, v.detail = "project_mismatch", "roster project_code differs from the registration"
     return v
 
@@ -194,7 +206,8 @@ def verify_message(topic: str, payload: bytes, lookup: Callable[[str], Registrat
 class Outcome:
     verdict: Verdict
     result: BatchResult | None = None
-    ack: BatchAck | None = None      # application ack to seal and publish, if any
+    ack: BatchAck | RosterAck | RosterDownBatch | None = None   # signed reply on the gateway's ack topic, if any
+    roster_outcome: str | None = None            # applied / duplicate / conflict (city worker registry)
 
 
 class Ingestor:
@@ -216,7 +229,8 @@ class Ingestor:
         row = self.store.get_gateway(gateway_id)
         reg = None
         if row is not None:
-            reg = Registration(gateway_id, envelope.public_key_from_text(row["public_key"]), row["project_code"])
+            reg = Registration(gateway_id, envelope.public_key_from_text(row["public_key"]), row["project_code"],
+                               revoked=row.get("revoked_at") is not None)
         with self._lock:
             if len(self._cache) > 100000:
                 self._cache.clear()
@@ -239,6 +253,8 @@ class Ingestor:
             self.store.record_rejection(v.gateway_id, v.channel, v.reason, v.size, v.sha256, now)
             if v.signed and v.channel == "punches":
                 out.ack = self._ack(v, "rejected", v.reason, self.store.watermark(v.gateway_id), [])
+            elif v.signed and isinstance(v.message, RosterChange):   # e.g. project_mismatch: keep it, retry later
+                out.ack = self._roster_ack(v.gateway_id, v.message, "rejected", None, v.reason)
             return out
         msg = v.message
         if isinstance(msg, PunchBatch):
@@ -257,11 +273,19 @@ class Ingestor:
         elif isinstance(msg, GatewayStatus):
             self.store.update_status(v.gateway_id, msg.online, msg.since, msg.reason, msg.software_version, now)
         elif isinstance(msg, RosterChange):
-            row = {k: getattr(msg, k) for k in (
-                "change_id", "gateway_id", "changed_at", "action", "project_code", "worker_ref", "id_type",
-                "id_number", "name", "role", "post", "company_code", "team_code", "work_type", "entry_date",
-                "exit_date", "face_consent", "operator")}
-            self.store.add_roster_change(row, now)
-            log.info("roster change %s gateway=%s action=%s worker=%s", msg.change_id, v.gateway_id,
-                     msg.action, msg.worker_ref)
+            row = {k: getattr(msg, k) for k in ROSTER_CHANGE_COLS}
+            row["details_json"] = json.dumps({d.name: d.value for d in msg.details}, ensure_ascii=False)
+            row["head_image_b64"] = msg.head_image_b64
+            out.roster_outcome = self.store.apply_roster_change(row, now)   # committed: now it may be acked
+            out.ack = self._roster_ack(v.gateway_id, msg, "stored", out.roster_outcome, None)
+            log.info("roster change %s gateway=%s action=%s worker=%s outcome=%s", msg.change_id, v.gateway_id,
+                     msg.action, msg.worker_ref, out.roster_outcome)
+        elif isinstance(msg, RosterDownState):
+            out.ack = roster_down.answer(self.store, msg, now)       # the changes after its version, in order
         return out
+
+    def _roster_ack(self, gateway_id: str, msg: RosterChange, status: str, outcome: str | None,
+                    reason: str | None) -> RosterAck:
+        return RosterAck(v=1, type="roster_ack", gateway_id=gateway_id, change_id=msg.change_id, status=status,
+                         outcome=outcome, reason=reason, receiver_id=self.receiver_id,
+                         acked_at=format_utc(_dt.datetime.now(_dt.timezone.utc)))

@@ -1,7 +1,7 @@
 """``GET /metrics``: Prometheus text format 0.0.4 for the receiver (hand-written, no dependency).
 
 Served by the API app (:func:`cloud_receiver.api.make_app`), so behind the same
-``Authorization: Bearer`` token as the rest of the API: Prometheus scrapes it with
+``Authorization: Bearer`` token as the rest of the API (city role only): Prometheus scrapes it with
 ``authorization: {credentials_file: ...}``. Only aggregates are exported: no gateway,
 project, worker or person appears in a label (the number of series does not grow with
 the number of gateways), and nothing read from roster messages is ever touched.
@@ -27,6 +27,9 @@ import time
 from aiohttp import web
 
 from shared_schema.promtext import CONTENT_TYPE, CounterVec, Exposition, Histogram
+
+from .auth import require_role
+from .openapi import op
 
 CHANNELS = ("punches", "heartbeat", "status", "roster")
 
@@ -94,8 +97,11 @@ def collect(store, silent_after_s: float, now: float | None = None) -> str:
     return out.text()
 
 
+@op("Prometheus指标 / Prometheus metrics (city only)", roles=("city",), produces=(CONTENT_TYPE,), tag="meta")
 async def handle(request: web.Request) -> web.Response:
     from .api import OPTS_KEY, STORE_KEY   # api registers this route; imported here to avoid a cycle
+
+    require_role(request, "city")
 
     loop = asyncio.get_running_loop()
     text = await loop.run_in_executor(None, collect, request.app[STORE_KEY],

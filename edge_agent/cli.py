@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from shared_schema import sdnotify
+from shared_schema import logfmt, sdnotify
 from shared_schema.envelope import generate_key, public_key_text, write_private_key
 
 from . import __version__
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"edge-agent {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     k = sub.add_parser("keygen", help="create the gateway's Ed25519 signing key (never overwrites)")
-    k.add_argument("--out", help="key file (default: signing_key_file from the config)")
+    k.add_argument("--out", help="key file (default: signing_key_file from the config; with --out, no --config needed)")
     sub.add_parser("check-config", help="validate the configuration")
     sub.add_parser("run", help="run the gateway service until SIGTERM/SIGINT")
     s = sub.add_parser("simulate", help="run the agent with a simulated gate")
@@ -42,8 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--print-committed", action="store_true",
                    help="print 'COMMITTED <seq> <event_id>' after each commit")
     sub.add_parser("status", help="print the outbox backlog as JSON (no network)")
+    lg = sub.add_parser("ledger", help="move the ledger to a replacement box (export / import)")
+    lsub = lg.add_subparsers(dest="ledger_command", required=True)
+    le = lsub.add_parser("export", help="consistent copy of the ledger (safe while the agent runs)")
+    le.add_argument("--out", required=True, help="file to write (never overwritten)")
+    li = lsub.add_parser("import", help="verify an exported ledger and install it (agent stopped)")
+    li.add_argument("file", help="the exported ledger file")
     d = sub.add_parser("doctor", help="check devices, broker, clock, disk, ledger and keys (pass/fail table)")
     d.add_argument("--broker-timeout", type=float, default=3.0, help="seconds for the MQTT CONNACK")
+    from .webui.cli import add_webui_parser  # light: no aiohttp
+    add_webui_parser(sub)
+    from .gate_control_socket import add_gate_parser
+    add_gate_parser(sub)
+    from .roster.cli import add_roster_parser
+    add_roster_parser(sub)
     from .vision.eval_identify import add_eval_parser  # light: OpenCV loads only when eval runs
     add_eval_parser(sub)
     return p
@@ -53,9 +65,8 @@ def _err(msg: str) -> None:
     print(f"错误 / error: {msg}", file=sys.stderr)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    logfmt.setup(level, fmt)      # text / json / logfmt lines on stderr (journald), ID numbers scrubbed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":  # offline harnesses: no gateway configuration needed
         _setup_logging("WARNING")
         return args.eval_func(args)
+    if args.command == "keygen" and args.out and not args.config:   # the package's postinst: no config yet
+        return cmd_keygen(None, args)
+    if args.command == "gate" and args.socket and not args.config:   # a supervisor's shell: no keys needed
+        return cmd_gate(None, args)
     if not args.config:
         parser.error(f"--config is required for {args.command}")
     try:
@@ -71,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _err(f"配置无效 / invalid configuration: {exc}")
         return EXIT_ERROR
-    _setup_logging(cfg.log_level)
+    _setup_logging(cfg.log_level, cfg.log_format)
     try:
         return COMMANDS[args.command](cfg, args)
     except (LedgerError, FileNotFoundError, OSError) as exc:
@@ -103,7 +118,8 @@ def cmd_check_config(cfg: EdgeConfig, args) -> int:
     print(f"mqtt={cfg.mqtt.host}:{cfg.mqtt.port} batch_max_entries={cfg.sync.batch_max_entries} "
           f"max_inflight_batches={cfg.sync.max_inflight_batches}")
     for name, path in (("signing_key_file", cfg.signing_key_file),
-                       ("receiver_public_key_file", cfg.receiver_public_key_file)):
+                       ("receiver_public_key_file", cfg.receiver_public_key_file),
+                       ("roster.template_key_file", cfg.roster.template_key_file)):
         if not Path(path).exists():
             print(f"warning: {name} {path} does not exist yet")
     return EXIT_OK
@@ -168,14 +184,48 @@ def cmd_status(cfg: EdgeConfig, args) -> int:
     return EXIT_OK
 
 
+def cmd_webui(cfg: EdgeConfig, args) -> int:
+    from .webui.cli import cmd_webui as run_webui
+
+    return run_webui(cfg, args)
+
+
+def cmd_roster(cfg: EdgeConfig, args) -> int:
+    from .roster.cli import cmd_roster as run_roster
+
+    return run_roster(cfg, args)
+
+
+def cmd_ledger(cfg: EdgeConfig, args) -> int:
+    from .ledger_transfer import TransferError, export_ledger, import_ledger
+
+    try:
+        if args.ledger_command == "export":
+            out = export_ledger(cfg.ledger.path, args.out)
+        else:
+            out = import_ledger(args.file, cfg.ledger.path, cfg.gateway_id)
+    except TransferError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    print(json.dumps(out))
+    return EXIT_OK
+
+
 def cmd_doctor(cfg: EdgeConfig, args) -> int:
     from .doctor import doctor
 
     return doctor(cfg, broker_timeout=args.broker_timeout)
 
 
-COMMANDS = {"doctor": cmd_doctor, "keygen": cmd_keygen, "check-config": cmd_check_config, "run": cmd_run,
-            "simulate": cmd_simulate, "status": cmd_status}
+def cmd_gate(cfg: EdgeConfig, args) -> int:
+    from .gate_control_socket import cmd_gate as run
+
+    return run(cfg, args)
+
+
+COMMANDS = {"ledger": cmd_ledger, "doctor": cmd_doctor, "keygen": cmd_keygen, "check-config": cmd_check_config, "run": cmd_run,
+            "simulate": cmd_simulate, "status": cmd_status, "webui": cmd_webui,
+            "roster": cmd_roster, "gate": cmd_gate}
 
 if __name__ == "__main__":
     sys.exit(main())

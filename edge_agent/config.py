@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from shared_schema import mqtt_tls
+from shared_schema import credpath, mqtt_tls
 from shared_schema.messages import CODE, GATEWAY_ID, MAX_BATCH_ENTRIES
 from shared_schema.typed_config import ConfigError, decode_config, load_table
 from shared_schema.wire import MAX_PAYLOAD_BYTES, DecodeError, field
 
+from .clock import ClockConfig
+from .retention import RetentionConfig
 from .drivers.camera.config import CameraBase, FileCameraConfig, decode_cameras
-from .drivers.config import TurnstileBase, decode_turnstiles
+from .drivers.config import OsdpConfig, TurnstileBase, decode_turnstiles
 from .vision.config import VisionConfig
+from .roster.config import RosterConfig
+from .liveness.config import LivenessConfig
+from .pipeline.config import PipelineConfig
+from .webui.config import IdCardReaderSettings, WebUIConfig
 
 __all__ = ["ConfigError", "EdgeConfig", "GateConfig", "GateTimingConfig", "LedgerConfig", "MqttConfig", "SyncConfig",
            "SimulateConfig", "load_config"]
@@ -34,6 +40,13 @@ class GateConfig:
     direction: Literal["in", "out", "both"] = "both"
     turnstile: str | None = field(default=None, pattern=CODE)   # id of an edge.turnstiles entry
     camera: str | None = field(default=None, pattern=CODE)      # id of an edge.cameras entry
+
+
+@dataclass(frozen=True)
+class GateControlConfig:
+    """``[edge.gate_control]``: the local Unix socket for ``edge-agent gate release`` (a supervisor's
+    override; edge_agent.gate_control_socket), mode 0660; "" = off. Relative paths: to the config file."""
+    socket: str = field(default="", max_len=107)
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,7 @@ class GateTimingConfig:
     door_held_s: float = field(default=20.0, min=0.5, max=3600.0)
     fault_clear_s: float = field(default=2.0, min=0.0, max=600.0)
     poll_interval_s: float = field(default=0.05, min=0.005, max=5.0)
+    fire_clear_s: float = field(default=2.0, min=0.0, max=600.0)   # fire input clear this long: hold ends
 
 
 @dataclass(frozen=True)
@@ -111,13 +125,22 @@ class EdgeConfig:
     receiver_public_key_file: str = field(default="keys/receiver.pub", max_len=PATH_LEN)
     heartbeat_interval_s: float = field(default=60.0, min=0.1, max=3600.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json", "logfmt"] = "text"      # shared_schema.logfmt
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     gate: GateTimingConfig = field(default_factory=GateTimingConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)   # always on: no off switch (edge_agent.liveness)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)   # gate vision (edge_agent.pipeline)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    gate_control: GateControlConfig = field(default_factory=GateControlConfig)   # edge_agent.gate_control_socket
+    clock: ClockConfig = field(default_factory=ClockConfig)      # wall-clock checks (edge_agent.clock)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)   # snapshots (edge_agent.retention)
+    roster: RosterConfig = field(default_factory=RosterConfig)   # worker registry + roster sync (edge_agent.roster)
+    webui: WebUIConfig = field(default_factory=WebUIConfig)                       # enrollment UI (edge_agent.webui)
+    idcard_reader: IdCardReaderSettings = field(default_factory=IdCardReaderSettings)   # for the enrollment UI
     # A tagged union on `type` (edge_agent.drivers.config): load_config decodes each entry
     # into its kind's dataclass; the generic decoder only sees their id and type.
     turnstiles: list[TurnstileBase] = field(default_factory=tuple, max_items=64)
@@ -158,6 +181,10 @@ class EdgeConfig:
 def _resolve(base: Path, value: str | None) -> str | None:
     if value is None:
         return None
+    try:   # "${CREDENTIALS_DIRECTORY}/gateway.key": systemd's LoadCredential= folder (shared_schema.credpath)
+        value = credpath.expand(value)
+    except credpath.CredentialsPathError as exc:
+        raise ConfigError(f"edge: {exc}") from None
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
 
@@ -192,6 +219,17 @@ def load_config(path: str | Path) -> EdgeConfig:
                                  cert_file=_resolve(base, cfg.mqtt.cert_file),
                                  key_file=_resolve(base, cfg.mqtt.key_file)),
         vision=dataclasses.replace(cfg.vision, models_dir=_resolve(base, cfg.vision.models_dir or None) or ""),
+        roster=dataclasses.replace(cfg.roster, db_path=_resolve(base, cfg.roster.db_path),
+                                   template_key_file=_resolve(base, cfg.roster.template_key_file)),
+        liveness=dataclasses.replace(cfg.liveness, models_dir=_resolve(base, cfg.liveness.models_dir or None) or ""),
+        pipeline=dataclasses.replace(cfg.pipeline, snapshot_dir=_resolve(base, cfg.pipeline.snapshot_dir)),
+        gate_control=dataclasses.replace(cfg.gate_control,
+                                         socket=_resolve(base, cfg.gate_control.socket or None) or ""),
+        webui=dataclasses.replace(cfg.webui, accounts_db=_resolve(base, cfg.webui.accounts_db),
+                                  tls_cert_file=_resolve(base, cfg.webui.tls_cert_file or None) or "",
+                                  tls_key_file=_resolve(base, cfg.webui.tls_key_file or None) or ""),
+        turnstiles=tuple(dataclasses.replace(t, scbk_file=_resolve(base, t.scbk_file)) if isinstance(t, OsdpConfig)
+                         else t for t in cfg.turnstiles),
         cameras=tuple(dataclasses.replace(c, path=_resolve(base, c.path)) if isinstance(c, FileCameraConfig)
                       else c for c in cfg.cameras),
     )

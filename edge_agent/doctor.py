@@ -20,11 +20,11 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from shared_schema.checks import Check, print_table
+from shared_schema.checks import guard as _guard
+from shared_schema.checks import row as _row
 from shared_schema.envelope import read_private_key, read_public_key
 
 from .config import EdgeConfig
@@ -32,26 +32,8 @@ from .disk import DiskMonitor
 from .drivers import TurnstileError, open_turnstile
 from .ledger import PunchLedger, _connect, read_status
 
-Status = Literal["PASS", "FAIL", "SKIP"]
 MIN_YEAR, MAX_YEAR = 2024, 2099
-
-
-@dataclass(frozen=True)
-class Check:
-    status: Status
-    label: str          # "中文 / English"
-    detail: str
-
-
-def _row(ok: bool, label: str, detail: str) -> Check:
-    return Check("PASS" if ok else "FAIL", label, detail)
-
-
-def _guard(label: str, fn: Callable[[], list[Check]]) -> list[Check]:
-    try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - a check that crashes is a failed check, not a crash
-        return [Check("FAIL", label, f"{type(exc).__name__}: {exc}")]
+OSDP_WAIT_S = 8.0      # an OSDP PD's first secure session takes a second or two
 
 
 # ---- keys -------------------------------------------------------------------------
@@ -106,6 +88,17 @@ def check_clock(last_entry_time: float | None, now: float | None = None) -> list
         last = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last_entry_time))
         return [_row(False, label, f"{shown} is before the ledger's last entry ({last}): clock went back")]
     return [_row(True, label, shown)]
+
+
+def check_ntp(status: str | None = None) -> list[Check]:
+    """NTP as the time daemon reports it (edge_agent.clock.ntp_status); SKIP when none answers. The
+    running agent also checks its clock against the city's time in every ack (heartbeat "_clock")."""
+    from .clock import ntp_status
+    status = status or ntp_status()
+    label = "时间同步 / NTP"
+    if status == "unknown":
+        return [Check("SKIP", label, "no time daemon answered (timesyncd / timedatectl / chronyc)")]
+    return [_row(status == "synchronized", label, status)]
 
 
 def check_disk(cfg: EdgeConfig) -> list[Check]:
@@ -190,6 +183,13 @@ def check_turnstile(tcfg) -> list[Check]:
             out.append(_row(h.state == "ok", f"继电器 / relay {name}",
                             f"{h.detail}; open-loop board: the relay state cannot be read back"))
             return out
+        if tcfg.type == "osdp":     # libosdp connects in its own thread: give the secure channel time
+            deadline = time.monotonic() + OSDP_WAIT_S
+            while t.health().state != "ok" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            h = t.health()
+            out.append(_row(h.state == "ok", f"OSDP 安全通道 / secure channel {name}", h.detail))
+            return out
         try:
             inputs = t.read_inputs()
         except TurnstileError as exc:
@@ -228,6 +228,25 @@ def check_devices(cfg: EdgeConfig) -> list[Check]:
     return out
 
 
+def check_idcard_reader(cfg: EdgeConfig) -> list[Check]:
+    """The enrollment UI's ID card reader: port opens, the SAM self-check passes, its module
+    number reads (no card needed; nothing personal is read)."""
+    label = f"身份证阅读器 / ID card reader {cfg.idcard_reader.id}"
+    if not cfg.idcard_reader.enabled:
+        return [Check("SKIP", label, "not enabled ([edge.idcard_reader] enabled = false)")]
+    from .drivers.idcard_reader import IdCardReader, IdCardReaderError
+
+    with IdCardReader(cfg.idcard_reader) as reader:
+        h = reader.health()
+        if h.state != "ok":
+            return [_row(False, label, f"{h.state}: {h.detail}")]
+        try:
+            sam = reader.sam_id()
+        except IdCardReaderError as exc:
+            return [_row(False, label, f"SAM id: {exc}")]
+        return [_row(True, label, f"{h.detail}; SAM module {sam.hex()[:24]}")]
+
+
 def check_camera(c) -> list[Check]:
     """Open the camera, grab a frame, measure the frame rate (edge_agent.drivers.camera)."""
     from .drivers.camera import doctor_check
@@ -245,25 +264,14 @@ def run_checks(cfg: EdgeConfig, *, broker_timeout: float = 3.0) -> list[Check]:
         return rows
     checks += _guard("账本完整性 / ledger integrity", ledger)
     checks += _guard("系统时钟 / clock", lambda: check_clock(last[0]))
+    checks += _guard("时间同步 / NTP", check_ntp)
     checks += _guard("磁盘空间 / disk space", lambda: check_disk(cfg))
     checks += _guard("消息服务器 / MQTT broker", lambda: check_broker(cfg, broker_timeout))
     checks += check_devices(cfg)
+    checks += _guard("身份证阅读器 / ID card reader", lambda: check_idcard_reader(cfg))
     return checks
-
-
-def render(checks: list[Check]) -> str:
-    width = max(len(c.label) for c in checks) + 2
-    lines = [f"{'结果':<4}  {'检查项目 / check':<{width}}详情 / detail"]
-    for c in checks:
-        lines.append(f"{c.status:<6}{c.label:<{width}}{c.detail}")
-    failed = sum(c.status == "FAIL" for c in checks)
-    lines.append(f"{'全部通过 / all checks passed' if not failed else f'{failed} 项失败 / {failed} failed'}")
-    return "\n".join(lines)
 
 
 def doctor(cfg: EdgeConfig, *, broker_timeout: float = 3.0, out=None) -> int:
     """Print the table; 0 if nothing failed, else 1."""
-    import sys
-    checks = run_checks(cfg, broker_timeout=broker_timeout)
-    print(render(checks), file=out or sys.stdout, flush=True)
-    return 0 if all(c.status != "FAIL" for c in checks) else 1
+    return print_table(run_checks(cfg, broker_timeout=broker_timeout), out)

@@ -47,11 +47,19 @@ MESSAGES: dict[str, Message] = {m.key: m for m in (
     Message("tailgating", "请逐一通行", "one person per verification", True, "alarm"),
     Message("door_held", "请勿在通道内停留", "do not stay in the passage", True, "alarm"),
     Message("manual_release", "已手动放行", "manual release", True, "warning"),
+    # the vision pipeline's prompts (edge_agent.pipeline; quality keys from edge_agent.vision.quality)
+    Message("move_closer", "请靠近摄像头", "please move closer", True, "warning"),
+    Message("hold_still", "请保持不动", "please hold still", False, "warning"),
+    Message("too_dark", "光线太暗", "too dark", False, "warning"),
+    Message("too_bright", "光线太强", "too bright", False, "warning"),
+    Message("one_at_a_time", "请一人一次验证", "one person at a time", True, "warning"),
+    Message("already_punched", "已打卡", "already punched", True),
 )}
 
 # rejected attempt reason -> message key (liveness failures prompt for the cue that was asked)
 REJECT_MESSAGES = {"not_enrolled": "not_enrolled", "low_match_score": "look_at_camera",
-                   "gate_fault": "gate_fault"}
+                   "gate_fault": "gate_fault", "liveness_timeout": "liveness_failed",
+                   "liveness_unavailable": "gate_fault"}
 CUE_MESSAGES = {"blink": "blink", "head_turn": "turn_head", "mouth_open": "open_mouth"}
 
 

@@ -29,6 +29,9 @@
   the turnstile has been healthy for ``fault_clear_s``. :meth:`manual_release`
   (fire/emergency, supervisor override) always goes to the turnstile, faulted or
   not, and is committed with who and why *before* the relay moves.
+* Fire/emergency input (:mod:`edge_agent.gate_release`): while the turnstile's fire input
+  is active the gate is held open both ways (``manual_release`` by ``fire_alarm``, once
+  per activation, committed before the hold); no tailgating/door_held meanwhile.
 
 Threading: each controller may run its own polling thread (:meth:`start`), or a
 test calls :meth:`tick` itself with an injected ``clock``. Decisions come from any
@@ -51,6 +54,7 @@ from .config import GateConfig, GateTimingConfig
 from .drivers import Turnstile, TurnstileInputs
 from .feedback import Feedback, LogFeedback, rejection_key
 from .gate import GateDecision, GateRecorder
+from .gate_release import FireRelease
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class GateState(str, enum.Enum):
     WAIT_PASSAGE = "wait_passage"      # opened; waiting for the passage (or the tailgate window)
     PASSING = "passing"                # a passage sensor is active
     FAULT = "fault"                    # face entry refused; manual release still works
+    FIRE_RELEASE = "fire_release"      # held open both ways while the fire input is active
 
 
 @dataclass
@@ -102,12 +107,15 @@ class GateController:
         self._tl = threading.local()                # the commit that precedes an open() call
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._fire = FireRelease(self)
         recorder.on_committed(self._on_committed)
 
     # ---- state --------------------------------------------------------------------
     @property
     def state(self) -> GateState:
         with self._lock:
+            if self._fire.active:
+                return GateState.FIRE_RELEASE
             if self._fault is not None:
                 return GateState.FAULT
             if any(self._levels.values()):
@@ -124,6 +132,11 @@ class GateController:
     def fault(self) -> str | None:
         """Why the gate refuses face entry, or None."""
         return self._fault
+
+    @property
+    def fire_active(self) -> bool:
+        """The fire input holds the gate open."""
+        return self._fire.active
 
     @property
     def passage_confirmation(self) -> bool:
@@ -203,12 +216,21 @@ class GateController:
         if entry.gate_id == self.gate_id:
             self._tl.entry = entry
 
-    def open(self, direction: str) -> None:
-        """Called by :class:`GateRecorder` right after it committed the entry that opens the gate."""
+    def open(self, direction: str | None) -> None:
+        """Called by :class:`GateRecorder` right after it committed the entry that opens the gate
+        (``direction`` None: a whole-gate release, held open until :class:`FireRelease` ends it)."""
         entry: LedgerEntry | None = getattr(self._tl, "entry", None)
         self._tl.entry = None
         if self.turnstile is None:
             return   # a gate without a turnstile only records
+        if direction is None:        # a whole-gate release (the fire input): hold both ways open
+            try:
+                self.turnstile.hold_open(True)
+            except Exception as exc:
+                self._tl.open_error = exc
+                raise
+            self._tl.hold_confirmed = True
+            return
         release = entry is not None and entry.type == "gate_event"
         op = None
         if self.turnstile.has_passage_sensors:
@@ -240,11 +262,13 @@ class GateController:
             except Exception as exc:  # TurnstileError, or a driver bug: either way a fault
                 problem = f"inputs unreadable: {exc}"
         events: list[tuple] = []
+        fire_action = None
         with self._lock:
             now = self._clock()
             if self.turnstile is not None:
                 if inputs is not None:
                     self._fault_input = bool(inputs.fault)
+                    fire_action = self._fire.sense(now, inputs.fire)
                     self._sense(now, inputs, events)
                 self._assess(now, problem or self._problem_now(), events)
             self._expire(now, events)
@@ -253,6 +277,8 @@ class GateController:
                 events.append(("show", "look_at_camera", None))
             self._changed.notify_all()
         self._flush(events)
+        if fire_action is not None:
+            fire_action()
 
     def start(self) -> "GateController":
         self._thread = threading.Thread(target=self._run, name=f"gate-{self.gate_id}", daemon=True)
@@ -299,7 +325,7 @@ class GateController:
                 events.append(("show", "gate_ready", None))
 
     def _release_active(self) -> bool:
-        return any(op.release for op in self._openings)
+        return self._fire.active or any(op.release for op in self._openings)
 
     def _sense(self, now: float, inputs: TurnstileInputs, events: list) -> None:
         for d in DIRECTIONS:
@@ -336,6 +362,8 @@ class GateController:
                 op.passages = 1
                 events.append(("show", "passed", d))
                 return
+        if self._fire.active:                     # held open for everyone: no tailgating
+            return
         last = next((op for op in reversed(self._openings) if op.direction == d), None)
         if last is not None:
             last.passages += 1

@@ -33,8 +33,9 @@ import sqlite_utils
 
 from shared_schema.chain import GENESIS_HASH
 from shared_schema.messages import LedgerEntry
-from shared_schema.wire import DecodeError, canonical_json, decode, loads_strict, utc_now
+from shared_schema.wire import DecodeError, canonical_json, decode, loads_strict
 
+from .clock import ClockGuard, epoch_of, stamp_text
 from .ledger_migrations import SCHEMA_VERSION, migrate
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,11 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 class PunchLedger:
     def __init__(self, path: str | Path, gateway_id: str, project_code: str, *,
-                 retention_days: int = 30):
+                 retention_days: int = 30, clock: ClockGuard | None = None):
         self.path = Path(path)
+        # checks the wall clock before each stamp (edge_agent.clock): a suspect reading is replaced
+        # by the best estimate, never below the last entry's time; the entry is committed regardless
+        self.clock = clock or ClockGuard()
         self.gateway_id = gateway_id
         self.project_code = project_code
         self.retention_days = retention_days
@@ -107,6 +111,7 @@ class PunchLedger:
             self.quick_check = self._conn.execute("PRAGMA quick_check").fetchone()[0]
             self.verify_result = self.verify()
             self._head_seq, self._head_hash = self._load_head()
+            self._head_time = self._load_head_time()
             reset = self.reset_sent()
         except BaseException:
             self._conn.close()
@@ -150,6 +155,18 @@ class PunchLedger:
             return self.anchor()
         # hash of what is really stored, so new entries link to the actual last row
         return row[0], hashlib.sha256(row[1].encode("utf-8")).hexdigest()
+
+    def _load_head_time(self) -> float | None:
+        """``device_time`` of the last retained entry (the clock guard's floor)."""
+        row = self._conn.execute("SELECT entry_json FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        try:
+            return epoch_of(loads_strict(row[0].encode("utf-8"))["device_time"]) if row else None
+        except (DecodeError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def head_time(self) -> float | None:
+        return self._head_time
 
     def verify(self) -> VerifyResult:
         """Verify every retained row from the anchor: hashes, canonical form, links."""
@@ -204,7 +221,7 @@ class PunchLedger:
             entry = LedgerEntry(
                 type=type, event_id=uuid.uuid4().hex, gateway_id=self.gateway_id,
                 project_code=self.project_code, gate_id=gate_id, seq=seq,
-                prev_hash=self._head_hash, device_time=utc_now(),
+                prev_hash=self._head_hash, device_time=stamp_text(self.clock.stamp(self._head_time, seq)),
                 monotonic_ns=time.monotonic_ns(), boot_id=BOOT_ID, direction=direction,
                 worker_ref=worker_ref, kind=kind, match_score=match_score,
                 liveness_score=liveness_score, liveness_cue=liveness_cue,
@@ -226,6 +243,7 @@ class PunchLedger:
                 self._conn.execute("ROLLBACK")
                 raise
             self._head_seq, self._head_hash = seq, digest
+            self._head_time = max(self._head_time or 0.0, epoch_of(entry.device_time))
             return entry
 
     # ---- the sync side ------------------------------------------------------------

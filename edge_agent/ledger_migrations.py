@@ -7,10 +7,9 @@ Migrations only add: no migration may drop or rewrite an unsynced row.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
-log = logging.getLogger(__name__)
+from .sqlite_migrate import apply_migrations
 
 # version 1: the first ledger (entries + their outbox state)
 _V1 = """
@@ -48,23 +47,4 @@ class MigrationError(RuntimeError):
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file to :data:`SCHEMA_VERSION`; returns the version found before."""
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise MigrationError(f"ledger schema version {found} is newer than this software "
-                             f"({SCHEMA_VERSION}); refusing to touch it")
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in _statements(MIGRATIONS[version - 1]):
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        log.info("ledger schema migrated to version %s", version)
-    return found
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    return apply_migrations(conn, MIGRATIONS, "ledger", MigrationError)

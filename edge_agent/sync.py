@@ -113,6 +113,10 @@ class LedgerSync:
         self._connect_failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-sync", daemon=True)
+        self._attached: list = []      # other durable outboxes sharing this link (roster uplink)
+        # fn(BatchAck, rtt_s) for each verified ack; rtt_s: seconds since its batch was published in this
+        # connection, None for an ack of a batch this process does not have in flight (edge_agent.clock)
+        self.ack_listeners: list = []
         self.client = self._make_client()
 
     # ---- public --------------------------------------------------------------
@@ -136,6 +140,17 @@ class LedgerSync:
             return False
         self._outq.put((topic, payload, retain))
         return True
+
+    def attach(self, channel) -> None:
+        """Share this link with another durable outbox (before :meth:`start`). ``channel`` has
+        ``pump(publish, now)`` (sync thread; ``publish(topic, payload) -> bool`` QoS 1),
+        ``handle(msg) -> bool`` (a verified message from the ack topic that is not a
+        BatchAck; True if it was the channel's) and ``reset()`` (link lost: in-flight back
+        to pending)."""
+        self._attached.append(channel)
+
+    def _publish_now(self, topic: str, payload: bytes) -> bool:
+        return self.client.publish(topic, payload, qos=1).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     @property
     def inflight_batches(self) -> int:
@@ -184,6 +199,7 @@ class LedgerSync:
             log.warning("broker refused the connection: %s", reason_code)
             client.disconnect()
             return
+        mqtt_tls.set_no_delay(client)
         client.subscribe(self._topic_ack, qos=1)
         client.publish(self._topic_status, self._status(True, None), qos=1, retain=True)
         self._reset_outbox()
@@ -212,6 +228,8 @@ class LedgerSync:
         self._inflight.clear()
         self._live.clear()
         n = self.ledger.reset_sent()
+        for channel in self._attached:
+            channel.reset()
         self._dirty = True
         if n:
             log.info("%s sent entries back to pending", n)
@@ -270,6 +288,8 @@ class LedgerSync:
             log.warning("no ack within %ss: %s batches back to pending", self.sc.ack_timeout_s,
                         len(self._inflight))
             self._reset_outbox()
+        for channel in self._attached:
+            channel.pump(self._publish_now, now)
         if now < self._paused_until:
             return
         while len(self._inflight) < self.sc.max_inflight_batches and self._send_next(now):
@@ -311,15 +331,24 @@ class LedgerSync:
             self.counters["unexpected_topic"] += 1
             return
         try:
-            ack = decode_message(open_signed(msg.payload, self.receiver_key), BatchAck)
+            ack = decode_message(open_signed(msg.payload, self.receiver_key))
         except (EnvelopeError, DecodeError) as exc:
             self.counters["ack_invalid"] += 1
             log.warning("ignored invalid message on the ack topic: %s", exc.reason)
+            return
+        if not isinstance(ack, BatchAck):
+            if not any(channel.handle(ack) for channel in self._attached):
+                self.counters["ack_invalid"] += 1
+                log.warning("ignored unexpected %s on the ack topic", type(ack).__name__)
             return
         if ack.gateway_id != self.gateway_id:
             self.counters["ack_invalid"] += 1
             log.warning("ignored ack addressed to another gateway")
             return
+        sent = self._inflight.get(ack.batch_id)
+        rtt = time.monotonic() - sent.sent_at if sent is not None and sent.sent_at else None
+        for listener in self.ack_listeners:
+            listener(ack, rtt)
         batch = self._inflight.pop(ack.batch_id, None)
         if ack.status == "rejected":
             self.counters["batches_rejected"] += 1

@@ -5,10 +5,13 @@ store), checks the broker's host name, speaks TLS 1.2 or newer and presents this
 client's certificate (the broker maps its CN to the MQTT username the ACLs use).
 ``server_name`` verifies (and sends as SNI) another name than the host connected to,
 for a broker reached by IP address or through a tunnel.
+
+:func:`set_no_delay` is the one socket option both sides set on the link.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 
@@ -54,3 +57,16 @@ def check_keys(mqtt_cfg) -> str | None:
     if bool(mqtt_cfg.cert_file) != bool(mqtt_cfg.key_file):
         return "cert_file and key_file go together"
     return None
+
+
+def set_no_delay(client) -> None:
+    """TCP_NODELAY on a connected paho client's socket. A request/ack exchange of small
+    messages (a roster change, a live punch) otherwise waits on Nagle + delayed ACK, ~40 ms
+    per hop (measured: 40 roster changes 4.0 s → 2.2 s with the gateway's side alone,
+    0.2 s with the receiver's socket too). Call from on_connect; never raises."""
+    sock = client.socket()
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass

@@ -135,6 +135,14 @@ class Store(abc.ABC):
     def list_gateways(self) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
+    def purge_exited_photos(self, cutoff: float) -> int:
+        """Clear head photos of people without an active membership since before ``cutoff``."""
+
+    @abc.abstractmethod
+    def revoke_gateway(self, gateway_id: str, now: float) -> bool:
+        """Set the gateway's revoked flag (``revoked_at``); False if it is not registered."""
+
+    @abc.abstractmethod
     def watermark(self, gateway_id: str) -> int: ...
 
     # ---- ingest
@@ -220,7 +228,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def warnings(self, project_code: str | None, state: str | None, rule: str | None,
-                 limit: int, offset: int) -> list[dict]: ...
+                 limit: int, offset: int, project_codes=None) -> list[dict]:
+        """``project_codes``: only these projects' warnings (a scoped token's); None: all."""
 
     @abc.abstractmethod
     def get_warning(self, warning_id: int) -> dict | None: ...
@@ -248,3 +257,46 @@ class Store(abc.ABC):
     def gate_hour_counts(self, first_date: str, last_date: str, liveness_prefix: str,
                          project_code: str | None = None) -> list[dict]:
         """Per gateway, gate and UTC hour: entries and liveness failures (the spike baseline)."""
+
+    # ---- API tokens (issue 6 roles, issue 7; SQL in ``tokens.py``, only hashes stored)
+    @abc.abstractmethod
+    def create_token(self, name: str, role: str, scope: list[str], full_ids: bool, token_sha256: str,
+                     prefix: str, now: float, expires_at: float | None = None) -> dict: ...
+
+    @abc.abstractmethod
+    def token_by_hash(self, token_sha256: str) -> dict | None: ...
+
+    @abc.abstractmethod
+    def list_tokens(self, include_revoked: bool = False) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def revoke_token(self, name: str, now: float) -> int: ...
+
+    @abc.abstractmethod
+    def touch_token(self, token_id: int, now: float) -> None: ...
+
+    # ---- payroll import, wage risk (issue 6; SQL in ``wage.py``)
+    @abc.abstractmethod
+    def upsert_payroll(self, project_code: str, rows: list[dict], meta: dict, now: float) -> dict:
+        """One idempotent payroll import (validated rows, no full ID or card numbers)."""
+
+    @abc.abstractmethod
+    def payroll_records(self, project_code: str, first_month: str, last_month: str) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def payroll_imports(self, project_code: str, limit: int = 100) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def payroll_months(self, project_code: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def add_service_event(self, row: dict, now: float) -> dict: ...
+
+    @abc.abstractmethod
+    def service_events(self, project_code: str, first_date: str, last_date: str) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def put_wage_facts(self, project_code: str, month: str, facts: dict, now: float) -> None: ...
+
+    @abc.abstractmethod
+    def wage_facts(self, first_month: str, last_month: str, project_codes=None) -> list[dict]: ...

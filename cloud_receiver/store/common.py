@@ -26,10 +26,14 @@ from contextlib import contextmanager, nullcontext
 from shared_schema.chain import GENESIS_HASH
 
 from .anomalies import AnomalyQueries
+from .dashboard import DashboardQueries
 from .base import BatchResult, EntryRow, GatewayKeyConflict, Store, SweepResult, seq_ranges
 from .migrations import MIGRATIONS
 from .projects import ProjectQueries
 from .supervision import SupervisionQueries
+from .tokens import TokenQueries
+from .wage import WageQueries
+from .workers import RosterDownQueries, WorkerRegistryQueries
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ BOOL_COLS = ("disk_alarm", "ledger_ok", "online", "face_consent")
 GATEWAY_COLS = ("gateway_id, public_key, project_code, site, vendor, registered_at, key_replaced_at, "
                 "last_seen, rx_through_seq, last_heartbeat_at, head_seq, acked_through_seq, backlog, "
                 "oldest_unacked_age_s, clock_offset_s, boot_id, software_version, disk_free_bytes, "
-                "disk_alarm, ledger_ok, devices_json, online, status_since, status_reason, status_at")
+                "disk_alarm, ledger_ok, devices_json, online, status_since, status_reason, status_at, revoked_at")
 PUNCH_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, direction, worker_ref, "
               "kind, match_score, liveness_score, liveness_cue, snapshot_ref, manual_reason, operator, "
               "chain_status, received_at")
@@ -60,7 +64,8 @@ def _fix(row: dict) -> dict:
     return row
 
 
-class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, Store):
+class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, TokenQueries, WageQueries, DashboardQueries,
+               WorkerRegistryQueries, RosterDownQueries, Store):
     PH = "?"
 
     def __init__(self, url: str):
@@ -225,9 +230,11 @@ class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, Store):
             same = rows[0]["public_key"] == public_key_hex
             if not same and not replace:
                 raise GatewayKeyConflict(f"gateway {gateway_id} is registered with another key")
+            # a replaced key (the gateway's new box) also lifts a revocation of the old one
             self._x(cur, "UPDATE gateways SET public_key = ?, project_code = ?, site = ?, vendor = ?, "
-                         "key_replaced_at = CASE WHEN ? THEN ? ELSE key_replaced_at END WHERE gateway_id = ?",
-                    (public_key_hex, project_code, site, vendor, not same, now, gateway_id))
+                         "key_replaced_at = CASE WHEN ? THEN ? ELSE key_replaced_at END, "
+                         "revoked_at = CASE WHEN ? THEN NULL ELSE revoked_at END WHERE gateway_id = ?",
+                    (public_key_hex, project_code, site, vendor, not same, now, not same, gateway_id))
             return "updated" if same else "replaced"
 
     def get_gateway(self, gateway_id):
@@ -236,6 +243,26 @@ class SqlStore(SupervisionQueries, ProjectQueries, AnomalyQueries, Store):
 
     def list_gateways(self):
         return self._read(f"SELECT {GATEWAY_COLS} FROM gateways ORDER BY gateway_id")
+
+    def purge_exited_photos(self, cutoff):
+        """Clear head photos of people with no active membership whose last one changed before
+        ``cutoff`` (cloud_receiver.retention); returns how many were cleared."""
+        with self._write() as cur:
+            self._x(cur, "UPDATE persons SET head_image_b64 = NULL WHERE head_image_b64 IS NOT NULL "
+                         "AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.id_type = persons.id_type "
+                         "AND m.id_number = persons.id_number AND (m.status = 'active' OR m.updated_at >= ?))",
+                    (cutoff,))
+            return cur.rowcount
+
+    def revoke_gateway(self, gateway_id, now):
+        """Mark a registered gateway revoked (idempotent: the first time stays). False if unknown."""
+        with self._write() as cur:
+            rows = self._q(cur, "SELECT revoked_at FROM gateways WHERE gateway_id = ?", (gateway_id,))
+            if not rows:
+                return False
+            if rows[0]["revoked_at"] is None:
+                self._x(cur, "UPDATE gateways SET revoked_at = ? WHERE gateway_id = ?", (now, gateway_id))
+            return True
 
     def watermark(self, gateway_id):
         rows = self._read("SELECT rx_through_seq FROM gateways WHERE gateway_id = ?", (gateway_id,))

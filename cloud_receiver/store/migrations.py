@@ -169,6 +169,195 @@ _V3 = ["ALTER TABLE tamper_alerts ADD COLUMN state_operator TEXT",
        "ALTER TABLE tamper_alerts ADD COLUMN state_note TEXT"]
 
 
+# v4 (issue 6 roles and wage risk, issue 7 revocable tokens): API tokens (SHA-256 of the token only),
+# imported payroll (no full ID or bank card numbers: a hash links a row to the roster, cards keep
+# their last 4 digits), the months' wage-risk facts behind the trend series, and service events
+# (disputes, evaluations) that the service-quality rule reads.
+_V4 = [
+    """CREATE TABLE api_tokens (
+        token_id {serial},
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('city', 'district', 'project')),
+        scope TEXT NOT NULL,
+        full_ids BOOLEAN NOT NULL DEFAULT FALSE,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION,
+        last_used_at DOUBLE PRECISION,
+        revoked_at DOUBLE PRECISION)""",
+    "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
+    """CREATE TABLE payroll_imports (
+        import_id {serial},
+        project_code TEXT NOT NULL,
+        source TEXT NOT NULL,
+        format TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        rows_total INTEGER NOT NULL,
+        rows_rejected INTEGER NOT NULL,
+        inserted INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        operator TEXT NOT NULL,
+        imported_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX payroll_imports_project ON payroll_imports (project_code, imported_at)",
+    """CREATE TABLE payroll_records (
+        project_code TEXT NOT NULL,
+        pay_month TEXT NOT NULL,
+        id_hash TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_masked TEXT NOT NULL,
+        corp_code TEXT NOT NULL,
+        team_code TEXT,
+        days INTEGER NOT NULL,
+        work_hours DOUBLE PRECISION NOT NULL,
+        total_pay_cents BIGINT NOT NULL,
+        actual_pay_cents BIGINT NOT NULL,
+        payroll_card_last4 TEXT,
+        payroll_bank_code TEXT,
+        pay_card_last4 TEXT,
+        pay_bank_code TEXT,
+        is_back_pay BOOLEAN NOT NULL,
+        balance_date TEXT,
+        back_pay_month TEXT,
+        third_code TEXT,
+        import_id BIGINT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (project_code, pay_month, id_hash))""",
+    "CREATE INDEX payroll_records_month ON payroll_records (pay_month, project_code)",
+    """CREATE TABLE wage_service_events (
+        event_id {serial},
+        project_code TEXT NOT NULL,
+        corp_code TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('dispute', 'evaluation')),
+        occurred_on TEXT NOT NULL,
+        score DOUBLE PRECISION,
+        detail TEXT,
+        operator TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX wage_service_events_project ON wage_service_events (project_code, occurred_on)",
+    """CREATE TABLE wage_risk_months (
+        project_code TEXT NOT NULL,
+        month TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        computed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (project_code, month))""",
+    "CREATE INDEX wage_risk_months_month ON wage_risk_months (month)",
+]
+
+# v5 (issue 6, dashboard): the daily computation's figures per project and day, its
+# abnormal-attendance findings (one row per project involved, the one it is filed under
+# is_primary; fkey identifies the finding), and the by-date index city-wide queries need
+_V5 = [
+    "CREATE INDEX ledger_date_type ON ledger (device_date, type)",
+    """CREATE TABLE dash_project_days (
+        date TEXT NOT NULL,
+        project_code TEXT NOT NULL,
+        district TEXT,
+        status TEXT NOT NULL,
+        stopped BOOLEAN NOT NULL,
+        roster INTEGER NOT NULL,
+        present INTEGER NOT NULL,
+        on_site INTEGER NOT NULL,
+        manual_punches INTEGER NOT NULL,
+        off_roster INTEGER NOT NULL,
+        computed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (date, project_code))""",
+    "CREATE INDEX dash_project_days_district ON dash_project_days (district, date)",
+    "CREATE INDEX dash_project_days_project ON dash_project_days (project_code, date)",
+    """CREATE TABLE dash_findings (
+        finding_id {serial},
+        date TEXT NOT NULL,
+        project_code TEXT NOT NULL,
+        district TEXT,
+        rule TEXT NOT NULL,
+        worker_ref TEXT,
+        gateway_id TEXT,
+        fkey TEXT NOT NULL,
+        is_primary BOOLEAN NOT NULL,
+        body TEXT NOT NULL)""",
+    "CREATE INDEX dash_findings_date ON dash_findings (date, rule)",
+    "CREATE INDEX dash_findings_project ON dash_findings (project_code, date)",
+    "CREATE INDEX dash_findings_worker ON dash_findings (project_code, worker_ref)",
+]
+
+
+# v6 (issue 5, roster sync): the city worker registry. One person (ID type + number) across
+# projects, their memberships (one active role per project at a time: the partial unique
+# index) and the history of every roster change with what the registry made of it; the
+# down direction's numbered changes per project and each gateway's applied version.
+_V6 = [
+    """CREATE TABLE persons (
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        name TEXT NOT NULL,
+        head_image_b64 TEXT,
+        first_seen DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (id_type, id_number))""",
+    """CREATE TABLE memberships (
+        membership_id {serial},
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        project_code TEXT NOT NULL,
+        worker_ref TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        post TEXT,
+        company_code TEXT NOT NULL,
+        team_code TEXT,
+        work_type TEXT,
+        entry_date TEXT,
+        exit_date TEXT,
+        status TEXT NOT NULL CHECK (status IN ('active', 'exited')),
+        opened_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        last_change_id TEXT NOT NULL,
+        details_json TEXT,
+        FOREIGN KEY (id_type, id_number) REFERENCES persons (id_type, id_number))""",
+    "CREATE UNIQUE INDEX memberships_one_active ON memberships (id_type, id_number, project_code) "
+    "WHERE status = 'active'",
+    "CREATE INDEX memberships_project ON memberships (project_code, status)",
+    """CREATE TABLE person_history (
+        change_id TEXT PRIMARY KEY,
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        project_code TEXT NOT NULL,
+        gateway_id TEXT NOT NULL,
+        worker_ref TEXT NOT NULL,
+        action TEXT NOT NULL,
+        role TEXT NOT NULL,
+        post TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'conflict')),
+        detail TEXT,
+        changed_at TEXT NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX person_history_person ON person_history (id_type, id_number, changed_at)",
+    # the down direction: changes decided at the city, numbered 1, 2, 3 ... per project, and the
+    # version each gateway last reported as applied
+    """CREATE TABLE roster_down (
+        project_code TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        action TEXT NOT NULL,
+        body TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (project_code, version))""",
+    """CREATE TABLE gateway_roster_down (
+        gateway_id TEXT PRIMARY KEY,
+        project_code TEXT NOT NULL,
+        applied_version BIGINT NOT NULL,
+        reported_at DOUBLE PRECISION NOT NULL)""",
+]
+
+
+# v7 (issue 7, operations): a gateway revoked with `cloud-receiver ca revoke` (same step as the CRL);
+# ingest rejects its messages with reason "revoked_gateway". NULL = not revoked; cleared when its key
+# is replaced (register-gateway --replace: the new box of a replaced gateway).
+_V7 = ["ALTER TABLE gateways ADD COLUMN revoked_at DOUBLE PRECISION"]
+
+
 def _v1(serial: str, ingest_col: str) -> list[str]:
     ledger = ("CREATE TABLE ledger (" + _LEDGER_COLS + ingest_col +
               ",\n    PRIMARY KEY (gateway_id, seq),\n    UNIQUE (event_id))")
@@ -181,12 +370,21 @@ MIGRATIONS: dict[str, list[tuple[int, str, list[str]]]] = {
                                   "    ingest_no INTEGER NOT NULL")),
         (2, "roster person index", _V2),
         (3, "tamper alert handling", _V3),
+        (4, "api tokens, payroll import, wage risk", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                                                      for q in _V4]),
+        (5, "dashboard daily figures", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V5]),
+        (6, "city worker registry", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V6]),
+        (7, "gateway revocation", _V7),
     ],
     "postgresql": [
         (1, "initial schema", _v1("BIGSERIAL PRIMARY KEY",
                                   "    ingest_no BIGINT GENERATED BY DEFAULT AS IDENTITY")),
         (2, "roster person index", _V2),
         (3, "tamper alert handling", _V3),
+        (4, "api tokens, payroll import, wage risk", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V4]),
+        (5, "dashboard daily figures", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V5]),
+        (6, "city worker registry", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V6]),
+        (7, "gateway revocation", _V7),
     ],
 }
 

@@ -130,12 +130,17 @@ class ProjectQueries:
         return out
 
     def warnings(self, project_code: str | None, state: str | None, rule: str | None,
-                 limit: int, offset: int) -> list[dict]:
+                 limit: int, offset: int, project_codes=None) -> list[dict]:
+        """``project_codes``: only warnings of these projects (a scoped token's); None: all."""
         where, params = [], []
         for col, value in (("project_code", project_code), ("state", state), ("rule", rule)):
             if value is not None:
                 where.append(f"{col} = ?")
                 params.append(value)
+        if project_codes is not None:
+            codes = sorted(project_codes)
+            where.append(f"project_code IN ({', '.join('?' * len(codes))})" if codes else "1 = 0")
+            params.extend(codes)
         sql = (f"SELECT {WARNING_COLS} FROM warnings" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY warning_id LIMIT ? OFFSET ?")
         return [_warning(r) for r in self._read(sql, (*params, limit, offset))]

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from shared_schema.wire import field
 
 from .calendar import COMPLETED, UNDER_CONSTRUCTION, status_on
+from .hooks import IntervalHook
 from .posts import key_post
 from .roster import current_roster
 from .rules import DEFAULT_RULES, AttendanceRules
@@ -144,24 +145,16 @@ def evaluate_warnings(store, today: str, *, now: float | None = None, rules: War
     return out
 
 
-class WarningHook:
+class WarningHook(IntervalHook):
     """Call from the receiver's sweep loop: re-evaluates at most every ``evaluate_interval_s``."""
 
     def __init__(self, store, rules: WarningRules = DEFAULT_WARNING_RULES,
                  attendance: AttendanceRules = DEFAULT_RULES):
-        self.store, self.rules, self.attendance = store, rules, attendance
-        self._last: float | None = None
-        self.runs = 0
+        super().__init__(store, rules.evaluate_interval_s, attendance.tz)
+        self.rules, self.attendance = rules, attendance
 
-    def __call__(self, now: float | None = None) -> dict | None:
-        now = time.time() if now is None else now
-        if self._last is not None and now - self._last < self.rules.evaluate_interval_s:
-            return None
-        self._last = now
-        today = _dt.datetime.fromtimestamp(now, self.attendance.tz).date().isoformat()
-        out = evaluate_warnings(self.store, today, now=now, rules=self.rules, attendance=self.attendance)
-        self.runs += 1
-        return out
+    def evaluate(self, today: str, now: float) -> dict:
+        return evaluate_warnings(self.store, today, now=now, rules=self.rules, attendance=self.attendance)
 
 
 __all__ = ["DEFAULT_WARNING_RULES", "RULE_IDS", "WarningHook", "WarningRules", "evaluate_warnings"]

@@ -11,6 +11,9 @@ has committed the punch, polls ``read_inputs()`` for passage and fault levels
         def read_inputs(self) -> TurnstileInputs                  # None = no such sensor
         def health(self) -> DriverHealth                          # ok | degraded | down
         def close(self) -> None
+        def hold_open(self, on: bool) -> None                     # fire/emergency: both ways held open
+
+Serial drivers share :class:`~.serial_link.SerialLink` (bounded attempts, reconnection, health).
 
 ``open_turnstile(cfg)`` builds one from a decoded config (or a raw table).
 """
@@ -22,6 +25,7 @@ from typing import Any
 from .base import Direction, DriverHealth, Turnstile, TurnstileError, TurnstileInputs, driver_for
 from .config import KINDS, TurnstileBase, decode_turnstile
 from .modbus_rtu import ModbusRtuTurnstile
+from .osdp import OsdpTurnstile
 from .simulated import SimulatedTurnstile
 from .usb_relay import UsbRelayTurnstile
 
@@ -33,6 +37,7 @@ REGISTRY: dict[str, type[Turnstile]] = {
     "modbus_rtu": ModbusRtuTurnstile,
     "usb_relay": UsbRelayTurnstile,
     "simulated": SimulatedTurnstile,
+    "osdp": OsdpTurnstile,
 }
 assert set(REGISTRY) == set(KINDS), "drivers.REGISTRY and drivers.config.KINDS disagree"
 

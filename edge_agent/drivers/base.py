@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+from .serial_link import DOWN_AFTER_FAILURES, LinkClosed, LinkError, LinkFailed, PortError, SerialLink
+
 log = logging.getLogger(__name__)
+
+__all__ = ["DOWN_AFTER_FAILURES", "LinkError", "PortError"]   # re-exported: drivers import them from here
 
 Direction = Literal["in", "out"]
 HealthState = Literal["ok", "degraded", "down"]
-DOWN_AFTER_FAILURES = 3   # consecutive failed operations before a reachable port counts as down
 CLOSED = "closed"         # health detail of a driver shut down on purpose: not an alarm
 
 
@@ -36,6 +39,7 @@ class TurnstileInputs:
     passage_in: bool | None
     passage_out: bool | None
     fault: bool | None
+    fire: bool | None = None    # the fire/emergency input: while True the gate is held open
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Turnstile(abc.ABC):
     config_class: type = object         # its config dataclass (drivers.config)
     has_passage_sensors: bool = False   # read_inputs() reports passage_in / passage_out
     has_fault_input: bool = False       # read_inputs() reports fault
+    has_fire_input: bool = False        # read_inputs() reports fire
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
@@ -76,6 +81,11 @@ class Turnstile(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Best effort: outputs OFF, port closed. Idempotent."""
+
+    def hold_open(self, on: bool) -> None:
+        """Keep both directions open (``True``: a fire/emergency release) until ``hold_open(False)``.
+        Returns when the device confirmed it; raises :class:`TurnstileError` otherwise."""
+        raise TurnstileError(f"turnstile {self.id} ({self.kind}) cannot be held open")
 
     def __enter__(self):
         return self
@@ -125,22 +135,17 @@ def driver_for(cfg: Any, registry: dict[str, type], decode: Callable[[dict], Any
     return cfg, driver
 
 
-class PortError(Exception):
-    """The serial port is missing, cannot be opened, or failed: drop it and reconnect."""
-
-
-class LinkError(Exception):
-    """The port is fine but the device gave no (valid) answer."""
-
-
 class SerialRelayTurnstile(Turnstile):
-    """Connection, bounded retries, reconnection, guaranteed OFF and health for relay drivers.
+    """Guaranteed OFF and health for relay drivers, on a :class:`SerialLink` (connection,
+    bounded retries, reconnection).
 
     Subclasses implement the four ``_port_*`` / ``_set_output`` hooks; each is one
     attempt and raises :class:`PortError` or :class:`LinkError`.
     Outputs whose OFF is not confirmed stay in ``pending_off`` and are retried before
     every later operation and on every (re)connect; while any is pending, health is
-    ``down``: a relay must never be left latched open unnoticed.
+    ``down``: a relay must never be left latched open unnoticed. The one deliberate
+    exception is :meth:`hold_open` (fire/emergency): ``held`` outputs stay ON, are
+    re-asserted on every (re)connect, and health is ``down`` until their ON is confirmed.
     """
 
     def __init__(self, cfg: Any, *, sleep: Callable[[float], None] = time.sleep):
@@ -148,15 +153,16 @@ class SerialRelayTurnstile(Turnstile):
         self._sleep = sleep
         self._bus = threading.RLock()          # one exchange on the line at a time
         self._pulse = threading.Lock()         # one pulse at a time
-        self._connected = False
-        self._next_connect = 0.0
-        self._failures = 0
-        self._closed = False
         self.pending_off: set[int] = set()
+        self.held: set[int] = set()                # kept ON on purpose (hold_open)
+        self._hold_unconfirmed: set[int] = set()   # held, ON not confirmed yet
         self._tracker = HealthTracker(cfg.id, "down", "not connected yet")
+        self._link = SerialLink(cfg.port, self._tracker, retries=cfg.retries,
+                                reconnect_interval_s=cfg.reconnect_interval_s, open_port=self._port_open,
+                                close_port=self._port_close, on_connect=self._on_connect)
         with self._bus:
             try:
-                self._connect()
+                self._link.connect()
             except PortError as exc:
                 self._tracker.set("down", f"port {cfg.port} unavailable: {exc}")
 
@@ -180,73 +186,51 @@ class SerialRelayTurnstile(Turnstile):
         """Cheap check that the open port is still there (raise PortError if not)."""
 
     # ---- machinery ---------------------------------------------------------
-    def _connect(self) -> None:
-        self._next_connect = time.monotonic() + self.cfg.reconnect_interval_s
-        self._port_open()
-        self._connected = True
-        log.info("turnstile %s: connected on %s", self.id, self.cfg.port)
-        # Safe state on every (re)connect: the relay may have been left ON across an unplug.
-        self.pending_off.update(self._all_outputs())
+    @property
+    def _connected(self) -> bool:
+        return self._link.connected
+
+    @property
+    def _closed(self) -> bool:
+        return self._link.closed
+
+    def _on_connect(self) -> None:
+        # Safe state on every (re)connect: the relay may have been left ON across an unplug
+        # (and a held output may have lost its state with the module's power).
+        self.pending_off.update(set(self._all_outputs()) - self.held)
         self._settle_pending(raise_on_failure=False)
+        self._hold_unconfirmed |= self.held
+        self._assert_held(raise_on_failure=False)
         if not self.pending_off:
             self._ok()
 
-    def _drop(self, exc: Exception) -> None:
-        if self._connected:
-            log.warning("turnstile %s: port %s lost: %s", self.id, self.cfg.port, exc)
-        self._connected = False
-        try:
-            self._port_close()
-        except Exception:  # noqa: BLE001 - closing a dead port may fail in many ways
-            log.debug("turnstile %s: close after failure", self.id, exc_info=True)
-        self._tracker.set("down", f"port {self.cfg.port} unavailable: {exc}")
-
     def _ok(self) -> None:
-        self._failures = 0
-        if self.pending_off:
-            self._latched_health()
-        else:
-            self._tracker.set("ok", f"connected on {self.cfg.port}")
+        self._link.failures = 0
+        if not self._stuck_health():
+            held = f"; output {', '.join(map(str, sorted(self.held)))} held ON" if self.held else ""
+            self._tracker.set("ok", f"connected on {self.cfg.port}{held}")
 
-    def _latched_health(self) -> None:
-        outs = ", ".join(str(o) for o in sorted(self.pending_off))
-        self._tracker.set("down", f"output {outs} may be stuck ON: OFF not confirmed (retrying)")
+    def _stuck_health(self) -> bool:
+        """``down`` (True) while an output may be in the wrong state."""
+        if self.pending_off:
+            outs = ", ".join(str(o) for o in sorted(self.pending_off))
+            self._tracker.set("down", f"output {outs} may be stuck ON: OFF not confirmed (retrying)")
+            return True
+        if self._hold_unconfirmed:
+            outs = ", ".join(str(o) for o in sorted(self._hold_unconfirmed))
+            self._tracker.set("down", f"output {outs} not confirmed ON: hold open not confirmed (retrying)")
+            return True
+        return False
 
     def _io(self, fn: Callable[[], Any], what: str) -> Any:
         """Run one exchange with at most 1 + cfg.retries attempts; reconnects when due."""
-        last: Exception | None = None
-        for attempt in range(1 + self.cfg.retries):
-            if self._closed:
-                raise TurnstileError(f"turnstile {self.id} is closed")
-            if not self._connected:
-                if time.monotonic() < self._next_connect and attempt == 0 and last is None:
-                    last = PortError(f"{self._tracker.get().detail}; next reconnect attempt pending")
-                    break
-                try:
-                    self._connect()
-                except PortError as exc:
-                    self._drop(exc)
-                    last = exc
-                    break     # the port is not there: retrying now would not help
-            try:
-                result = fn()
-            except PortError as exc:
-                self._drop(exc)
-                last = exc
-                continue
-            except LinkError as exc:
-                last = exc
-                log.debug("turnstile %s: %s attempt %d failed: %s", self.id, what, attempt + 1, exc)
-                continue
-            self._failures = 0
-            return result
-        self._failures += 1
-        if self._connected:
-            state = "degraded" if self._failures < DOWN_AFTER_FAILURES else "down"
-            self._tracker.set(state, f"{what}: {last}")
-        if self.pending_off:
-            self._latched_health()
-        raise TurnstileError(f"turnstile {self.id}: {what} failed: {last}")
+        try:
+            return self._link.run(fn, what)
+        except LinkClosed as exc:
+            raise TurnstileError(str(exc)) from None
+        except LinkFailed as exc:
+            self._stuck_health()
+            raise TurnstileError(f"turnstile {self.id}: {exc}") from None
 
     def _settle_pending(self, raise_on_failure: bool) -> None:
         for out in sorted(self.pending_off):
@@ -258,14 +242,40 @@ class SerialRelayTurnstile(Turnstile):
                 return
             self.pending_off.discard(out)
             log.debug("turnstile %s: output %s confirmed OFF", self.id, out)
-        if self._connected and self._failures == 0:
+        if self._connected and self._link.failures == 0:
+            self._ok()
+
+    def _assert_held(self, raise_on_failure: bool) -> None:
+        for out in sorted(self._hold_unconfirmed):
+            try:
+                self._io(lambda out=out: self._set_output(out, True), f"hold ON output {out}")
+            except TurnstileError:
+                if raise_on_failure:
+                    raise
+                return
+            self._hold_unconfirmed.discard(out)
+        if self._connected and self._link.failures == 0:
             self._ok()
 
     # ---- interface ---------------------------------------------------------
+    def hold_open(self, on: bool) -> None:
+        with self._pulse, self._bus:
+            if on:
+                self.held = set(self._all_outputs())
+                self.pending_off -= self.held
+                self._hold_unconfirmed = set(self.held)
+                self._assert_held(raise_on_failure=True)
+            else:
+                self.pending_off |= self.held
+                self.held, self._hold_unconfirmed = set(), set()
+                self._settle_pending(raise_on_failure=True)
+
     def open(self, direction: Direction) -> None:
         check_direction(direction)
         out = self._output_for(direction)
         with self._pulse:
+            if out in self.held:
+                return                                        # held open already: nothing to pulse
             with self._bus:
                 self._settle_pending(raise_on_failure=True)   # never pulse on top of a stuck relay
                 try:
@@ -289,30 +299,20 @@ class SerialRelayTurnstile(Turnstile):
 
     def _tick(self) -> None:
         """Reconnect when due, notice a vanished port, retry pending OFFs."""
-        if self._connected:
-            try:
-                self._port_check()
-            except PortError as exc:
-                self._drop(exc)
-        if not self._connected and time.monotonic() >= self._next_connect:
-            try:
-                self._connect()
-            except PortError as exc:
-                self._drop(exc)
+        self._link.tick(self._port_check)
         if self._connected and self.pending_off:
             self._settle_pending(raise_on_failure=False)
+        if self._connected and self._hold_unconfirmed:
+            self._assert_held(raise_on_failure=False)
 
     def close(self) -> None:
         with self._bus:
             if self._closed:
                 return
+            self.held.clear()
+            self._hold_unconfirmed.clear()
             if self._connected:
                 self.pending_off.update(self._all_outputs())
                 self._settle_pending(raise_on_failure=False)
-            self._closed = True
-            self._connected = False
-            try:
-                self._port_close()
-            except Exception:  # noqa: BLE001
-                log.debug("turnstile %s: close", self.id, exc_info=True)
+            self._link.close()
             self._tracker.set("down", CLOSED)

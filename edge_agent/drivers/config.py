@@ -17,7 +17,7 @@ from shared_schema.typed_config import decode_tagged, decode_tagged_list
 from shared_schema.wire import field
 
 PORT_LEN = 4096
-Kind = Literal["modbus_rtu", "usb_relay", "simulated"]
+Kind = Literal["modbus_rtu", "usb_relay", "simulated", "osdp"]
 BAUDRATES = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
 
 
@@ -43,6 +43,9 @@ class ModbusRtuConfig(TurnstileBase):
     input_fault: int = field(default=2, min=0, max=65535)
     passage_contact: Literal["no", "nc"] = "no"
     fault_contact: Literal["no", "nc", "none"] = "nc"
+    # fire/emergency input (a fire panel's relay): while active the gate is held open; "none" = not wired
+    input_fire: int = field(default=3, min=0, max=65535)
+    fire_contact: Literal["no", "nc", "none"] = "none"
     timeout_ms: int = field(default=300, min=20, max=10000)
     retries: int = field(default=2, min=0, max=10)
     reconnect_interval_s: float = field(default=2.0, min=0.05, max=600.0)
@@ -53,8 +56,10 @@ class ModbusRtuConfig(TurnstileBase):
         used = [self.input_passage_in, self.input_passage_out]
         if self.fault_contact != "none":
             used.append(self.input_fault)
+        if self.fire_contact != "none":
+            used.append(self.input_fire)
         if len(set(used)) != len(used):
-            raise ValueError("input_passage_in, input_passage_out and input_fault must differ")
+            raise ValueError("input_passage_in, input_passage_out, input_fault and input_fire must differ")
         if max(used) - min(used) >= 2000:
             raise ValueError("the inputs must lie within 2000 addresses (one function 02 read)")
 
@@ -90,11 +95,43 @@ class SimulatedConfig(TurnstileBase):
     seed: int = field(default=0, min=0)
 
 
+@dataclass(frozen=True)
+class OsdpConfig(TurnstileBase):
+    """An OSDP (IEC 60839-11-5) reader/controller (PD) on RS-485, secure channel always on."""
+    type: Literal["osdp"] = "osdp"
+    port: str = field(default="/dev/ttyUSB0", max_len=PORT_LEN)
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = 9600
+    address: int = field(default=0, min=0, max=126)
+    scbk_file: str = field(default="keys/osdp-scbk.hex", max_len=PORT_LEN)   # 16-byte key, 32 hex digits
+    output_open_in: int = field(default=0, min=0, max=255)
+    output_open_out: int = field(default=1, min=0, max=255)
+    pulse_ms: int = field(default=500, min=100, max=10000)       # OSDP output timers count 100 ms
+    input_passage_in: int = field(default=-1, min=-1, max=255)   # PD input numbers; -1 = not wired
+    input_passage_out: int = field(default=-1, min=-1, max=255)
+    input_fault: int = field(default=-1, min=-1, max=255)
+    input_fire: int = field(default=-1, min=-1, max=255)
+    reader: int = field(default=0, min=0, max=255)               # the reader whose LED/buzzer gives feedback
+    command_timeout_ms: int = field(default=1000, min=100, max=10000)
+    retries: int = field(default=1, min=0, max=10)
+    reconnect_interval_s: float = field(default=2.0, min=0.05, max=600.0)
+
+    def __post_init__(self):
+        if self.output_open_in == self.output_open_out:
+            raise ValueError("output_open_in and output_open_out must differ")
+        used = [i for i in (self.input_passage_in, self.input_passage_out, self.input_fault, self.input_fire)
+                if i >= 0]
+        if len(set(used)) != len(used):
+            raise ValueError("input_passage_in, input_passage_out, input_fault and input_fire must differ")
+        if (self.input_passage_in < 0) != (self.input_passage_out < 0):
+            raise ValueError("wire both passage inputs or neither")
+
+
 # The tagged union: ``type`` value -> config dataclass (the drivers' REGISTRY mirrors it).
 KINDS: dict[str, type[TurnstileBase]] = {
     "modbus_rtu": ModbusRtuConfig,
     "usb_relay": UsbRelayConfig,
     "simulated": SimulatedConfig,
+    "osdp": OsdpConfig,
 }
 
 

@@ -22,15 +22,9 @@ import serial
 from shared_schema.messages import CODE
 from shared_schema.wire import decode, field
 
-from .base import (
-    CLOSED,
-    DOWN_AFTER_FAILURES,
-    DriverHealth,
-    HealthTracker,
-    LinkError,
-    PortError,
-)
+from .base import CLOSED, DriverHealth, HealthTracker, LinkError, PortError
 from .config import PORT_LEN
+from .serial_link import SERIAL_ERRORS, LinkClosed, LinkFailed, SerialLink
 
 from .idcard_protocol import (
     CMD_FIND,
@@ -80,6 +74,11 @@ def decode_idcard_reader(obj: Any, path: str = "edge.idcard_reader") -> IdCardRe
 
 # ---- the driver -----------------------------------------------------------------
 
+def _card_side(exc: Exception | None) -> bool:
+    """A status that blames the card (lifted, unreadable), not the reader: health stays ok."""
+    return isinstance(exc, StatusError) and exc.card_side
+
+
 class IdCardReader:
     """One SAM_V reader on a serial port. Never raises for an absent device at construction:
     it starts ``down`` and reconnects by itself when polled."""
@@ -94,21 +93,19 @@ class IdCardReader:
         self._today = today
         self._lock = threading.Lock()
         self._ser: serial.Serial | None = None
-        self._connected = False
-        self._next_connect = 0.0
-        self._failures = 0
-        self._closed = False
         self._tracker = HealthTracker(cfg.id, "down", "not connected yet", what="ID card reader")
+        self._link = SerialLink(cfg.port, self._tracker, retries=cfg.retries,
+                                reconnect_interval_s=cfg.reconnect_interval_s, open_port=self._port_open,
+                                close_port=self._port_close, on_connect=self._sam_check)
         with self._lock:
             try:
-                self._connect()
+                self._link.connect()
             except PortError as exc:
-                self._drop(exc)
+                self._link.drop(exc)
 
     # ---- port ----
-    def _connect(self) -> None:
+    def _port_open(self) -> None:
         cfg = self.cfg
-        self._next_connect = time.monotonic() + cfg.reconnect_interval_s
         if not os.path.exists(cfg.port):
             raise PortError(f"{cfg.port} does not exist")
         try:
@@ -116,32 +113,26 @@ class IdCardReader:
                                       timeout=0.02, write_timeout=cfg.timeout_ms / 1000.0, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortError(str(exc)) from None
-        self._connected = True
-        log.info("ID card reader %s: connected on %s", self.id, cfg.port)
-        try:      # the SAM self-check; a silent or failing SAM leaves the port open but not ok
-            reply = self._exchange(CMD_SAM_STATUS, cfg.timeout_ms)
+
+    def _port_close(self) -> None:
+        ser, self._ser = self._ser, None
+        if ser is not None:
+            ser.close()
+
+    def _sam_check(self) -> None:
+        """Run on every (re)connect: a silent or failing SAM leaves the port open but not ok."""
+        try:
+            reply = self._exchange(CMD_SAM_STATUS, self.cfg.timeout_ms)
             if reply.sw3 != SW3_OK:
                 raise StatusError("SAM status", reply.sw3)
         except LinkError as exc:
-            self._failures += 1
-            self._tracker.set("degraded", f"connected on {cfg.port}, SAM check failed: {exc}")
+            self._link.failures += 1
+            self._tracker.set("degraded", f"connected on {self.cfg.port}, SAM check failed: {exc}")
             return
         self._ok()
 
-    def _drop(self, exc: Exception) -> None:
-        if self._connected:
-            log.warning("ID card reader %s: port %s lost: %s", self.id, self.cfg.port, exc)
-        self._connected = False
-        ser, self._ser = self._ser, None
-        if ser is not None:
-            try:
-                ser.close()
-            except Exception:
-                log.debug("ID card reader %s: close after failure", self.id, exc_info=True)
-        self._tracker.set("down", f"port {self.cfg.port} unavailable: {exc}")
-
     def _ok(self) -> None:
-        self._failures = 0
+        self._link.failures = 0
         self._tracker.set("ok", f"ready on {self.cfg.port}")
 
     @staticmethod
@@ -189,7 +180,7 @@ class IdCardReader:
                     buf += chunk
         except serial.SerialTimeoutException as exc:
             raise PortError(f"write timed out: {exc}") from None
-        except (serial.SerialException, OSError) as exc:
+        except SERIAL_ERRORS as exc:
             raise PortError(str(exc)) from None
         if not buf:
             raise FrameError("no_reply", f"no reply within {timeout_ms} ms")
@@ -222,57 +213,34 @@ class IdCardReader:
         :class:`CardRejected` (the card's data is unusable: the reason is safe to show) or
         :class:`IdCardReaderError` (no valid answer after 1 + ``retries`` attempts, or port absent)."""
         with self._lock:
-            if self._closed:
-                raise IdCardReaderError(f"ID card reader {self.id} is closed")
-            last: Exception | None = None
-            for attempt in range(1 + self.cfg.retries):
-                if not self._connected:
-                    if time.monotonic() < self._next_connect:
-                        if last is None:
-                            last = PortError(f"{self._tracker.get().detail}; reconnect pending")
-                        break
-                    try:
-                        self._connect()
-                    except PortError as exc:
-                        self._drop(exc)
-                        last = exc
-                        break
-                try:
-                    record = self._poll_once()
-                except PortError as exc:
-                    self._drop(exc)
-                    last = exc
-                    continue
-                except LinkError as exc:
-                    last = exc
-                    log.debug("ID card reader %s: attempt %d failed: %s", self.id, attempt + 1, exc)
-                    continue
-                except CardRejected as exc:
-                    self._ok()
-                    log.info("ID card reader %s: %s", self.id, exc)    # value-free by construction
-                    raise
+            try:
+                record = self._link.run(self._poll_once, "poll", benign=_card_side)
+            except LinkClosed as exc:
+                raise IdCardReaderError(str(exc)) from None
+            except LinkFailed as exc:
+                if self._link.connected and _card_side(exc.last):
+                    self._ok()      # the reader answered properly: it is the card that failed
+                    raise IdCardReaderError(f"ID card reader {self.id}: {exc.last}; "
+                                            "place the card flat and retry") from None
+                raise IdCardReaderError(f"ID card reader {self.id}: {exc.last}") from None
+            except CardRejected as exc:
                 self._ok()
-                if record is not None:
-                    log.info("ID card reader %s: card read", self.id)
-                return record
-            if isinstance(last, StatusError) and last.card_side and self._connected:
-                self._ok()          # the reader answered properly: it is the card that failed
-                raise IdCardReaderError(f"ID card reader {self.id}: {last}; place the card flat and retry")
-            self._failures += 1
-            if self._connected:
-                state = "degraded" if self._failures < DOWN_AFTER_FAILURES else "down"
-                self._tracker.set(state, f"poll: {last}")
-            raise IdCardReaderError(f"ID card reader {self.id}: {last}")
+                log.info("ID card reader %s: %s", self.id, exc)    # value-free by construction
+                raise
+            self._ok()
+            if record is not None:
+                log.info("ID card reader %s: card read", self.id)
+            return record
 
     def sam_id(self) -> bytes:
         """The SAM's management info (``12 FF``): the module number, raw bytes (not personal data)."""
         with self._lock:
-            if not self._connected:
+            if not self._link.connected:
                 raise IdCardReaderError(f"ID card reader {self.id}: {self._tracker.get().detail}")
             try:
                 reply = self._exchange(CMD_SAM_ID, self.cfg.timeout_ms)
             except PortError as exc:
-                self._drop(exc)
+                self._link.drop(exc)
                 raise IdCardReaderError(f"ID card reader {self.id}: {exc}") from None
             except LinkError as exc:
                 raise IdCardReaderError(f"ID card reader {self.id}: {exc}") from None
@@ -285,16 +253,9 @@ class IdCardReader:
 
     def close(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._link.closed:
                 return
-            self._closed = True
-            self._connected = False
-            ser, self._ser = self._ser, None
-            if ser is not None:
-                try:
-                    ser.close()
-                except Exception:
-                    log.debug("ID card reader %s: close", self.id, exc_info=True)
+            self._link.close()
             self._tracker.set("down", CLOSED)
 
     def __enter__(self):

@@ -2,7 +2,9 @@
 
 The gateway drives the turnstile's dry-contact "open in" / "open out" inputs with
 two coils (function 05, pulsed ON then OFF) and reads the passage sensors and the
-fault/alarm contact as discrete inputs (function 02, one request spanning them).
+fault/alarm contact (and, when wired, the fire/emergency input) as discrete inputs
+(function 02, one request spanning them). While the fire input is active the gate
+controller holds both coils ON (:meth:`hold_open`).
 Retries are done here, not inside pymodbus (``retries=0`` there), so every attempt
 is counted, bounded by ``retries`` and visible in ``health()``.
 """
@@ -28,10 +30,13 @@ class ModbusRtuTurnstile(SerialRelayTurnstile):
 
     def __init__(self, cfg: ModbusRtuConfig, **kw):
         self.has_fault_input = cfg.fault_contact != "none"
+        self.has_fire_input = cfg.fire_contact != "none"
         self._client: ModbusSerialClient | None = None
         used = [cfg.input_passage_in, cfg.input_passage_out]
         if cfg.fault_contact != "none":
             used.append(cfg.input_fault)
+        if cfg.fire_contact != "none":
+            used.append(cfg.input_fire)
         self._in_first = min(used)
         self._in_count = max(used) - self._in_first + 1
         super().__init__(cfg, **kw)
@@ -104,5 +109,8 @@ class ModbusRtuTurnstile(SerialRelayTurnstile):
         fault = None
         if cfg.fault_contact != "none":
             fault = level(cfg.input_fault) != (cfg.fault_contact == "nc")   # nc: open contact = fault
+        fire = None
+        if cfg.fire_contact != "none":
+            fire = level(cfg.input_fire) != (cfg.fire_contact == "nc")      # nc: open contact = alarm
         return TurnstileInputs(passage_in=level(cfg.input_passage_in) != nc,
-                               passage_out=level(cfg.input_passage_out) != nc, fault=fault)
+                               passage_out=level(cfg.input_passage_out) != nc, fault=fault, fire=fire)

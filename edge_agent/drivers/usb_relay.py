@@ -19,6 +19,7 @@ import serial
 
 from .base import Direction, PortError, SerialRelayTurnstile, TurnstileError, TurnstileInputs
 from .config import UsbRelayConfig
+from .serial_link import SERIAL_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class UsbRelayTurnstile(SerialRelayTurnstile):
         try:
             if self._ser is not None and self._ser.in_waiting:   # the boards never talk: drop noise
                 self._ser.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except SERIAL_ERRORS as exc:
             raise PortError(str(exc)) from None
 
     def _set_output(self, output: int, on: bool) -> None:
@@ -77,7 +78,7 @@ class UsbRelayTurnstile(SerialRelayTurnstile):
             self._ser.flush()    # tcdrain: the bytes have left the UART
         except serial.SerialTimeoutException as exc:
             raise PortError(f"write timed out: {exc}") from None
-        except (serial.SerialException, OSError) as exc:
+        except SERIAL_ERRORS as exc:
             raise PortError(str(exc)) from None
         if written != len(frame):
             raise PortError(f"short write ({written} of {len(frame)} bytes)")

@@ -24,6 +24,7 @@ class CueScore:
     score: float
     conclusive: bool           # False: not enough evidence yet (too few frames, too little motion)
     detail: str = ""           # for logs and evaluation; never personal data
+    raw: float | None = None   # the cue's own measurement before mapping to score (for evaluation)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LivenessVerdict:
     cue: str                   # the cue that decided (liveness_cue in the ledger)
     cues: tuple[CueScore, ...] = ()
     challenge: Challenge | None = None   # the active challenge this verdict judged, if any
+    suggested_challenge: Challenge | None = None   # inconclusive: the challenge to prompt next
 
     @property
     def live(self) -> bool:

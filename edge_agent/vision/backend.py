@@ -13,8 +13,9 @@ A backend is a detector + aligner + embedder + metric:
   cosine (for unit vectors Euclidean d and cosine c are tied: d² = 2 − 2c).
 
 ``REGISTRY`` maps the config ``type`` to a factory. "sface" (YuNet + SFace through
-OpenCV) is the default and the only one implemented; dlib (HOG, 5-point alignment,
-128-d ResNet) is meant to register itself here as "dlib" with the same interface.
+OpenCV, :mod:`.sface`) is the default; "dlib" (HOG, 5-point alignment, 128-d ResNet,
+:mod:`.dlib_backend`) is the alternative the design was first drawn with. Each module
+registers itself when imported; :func:`create_backend` imports the chosen one on demand.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def create_backend(cfg: VisionConfig | None = None) -> RecognitionBackend:
     cfg = cfg or VisionConfig()
     if cfg.type == "sface":       # import on demand: each backend pulls its own libraries
         from . import sface  # noqa: F401
+    elif cfg.type == "dlib":
+        from . import dlib_backend  # noqa: F401
     try:
         factory = REGISTRY[cfg.type]
     except KeyError:

@@ -21,7 +21,8 @@ enrolled (first K images, calibrated by the same rule) and *all* of X's images a
 as unknowns; ``fpir_loo`` is the share accepted as anyone (``loo_probes``, ``loo_accepted``,
 ``loo_false_accepts``). It measures rejection of people the gallery has never seen,
 including look-alikes, which the few ``misc/unknown_*`` images cannot.
-``--open-set-rule`` / ``--target-fpir`` override ``[edge.vision]`` to compare rules.
+``--open-set-rule`` / ``--target-fpir`` override ``[edge.vision]`` to compare rules;
+``--backend sface|dlib`` overrides ``[edge.vision] type`` to compare backends.
 
 This module imports OpenCV only when a command runs, so ``edge-agent`` starts fast.
 """
@@ -57,7 +58,12 @@ def add_eval_parser(sub) -> None:
                    help="override [edge.vision] open_set_rule (see edge_agent/vision/gallery.py)")
     i.add_argument("--target-fpir", type=float, default=None, metavar="F",
                    help="override [edge.vision] target_fpir (default 0.01)")
+    i.add_argument("--backend", choices=["sface", "dlib"], default=None,
+                   help="override [edge.vision] type; a different backend than the config's also "
+                        "takes that backend's published match_threshold")
     i.set_defaults(eval_func=cmd_eval_identify)
+    from ..liveness.eval_liveness import add_liveness_parser   # light: models load only when it runs
+    add_liveness_parser(esub)
 
 
 def _images(folder: Path, prefix: str = "") -> list[Path]:
@@ -238,6 +244,8 @@ def cmd_eval_identify(args) -> int:
         cfg = getattr(load_config(args.config), "vision", cfg)
     if getattr(args, "open_set_rule", None):
         cfg = dataclasses.replace(cfg, open_set_rule=args.open_set_rule)
+    if getattr(args, "backend", None) and args.backend != cfg.type:
+        cfg = dataclasses.replace(cfg, type=args.backend, match_threshold=None)   # its own threshold
     if getattr(args, "target_fpir", None) is not None:
         if not 0.0 < args.target_fpir < 1.0:
             print("错误 / error: --target-fpir must be in (0, 1)", file=sys.stderr)

@@ -30,6 +30,8 @@ def read_image(path: str | Path, max_side: int | None = DEFAULT_MAX_SIDE) -> np.
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+    if data.size == 0:                       # cv2.imdecode asserts (cv2.error) on an empty buffer
+        raise ImageError(f"{path}: empty file")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if img is None:
         raise ImageError(f"{path}: not a decodable image")

@@ -69,12 +69,12 @@ def test_no_turnstiles_is_still_valid(tmp_path):
 
 
 def test_registry_is_explicit_and_rejects_unknown_types():
-    assert set(REGISTRY) == set(KINDS) == {"modbus_rtu", "usb_relay", "simulated"}
-    fake = dataclasses.replace(SimulatedConfig(id="T1"), type="osdp")
-    with pytest.raises(ValueError, match="unknown turnstile type 'osdp'"):
+    assert set(REGISTRY) == set(KINDS) == {"modbus_rtu", "usb_relay", "simulated", "osdp"}
+    fake = dataclasses.replace(SimulatedConfig(id="T1"), type="wiegand")
+    with pytest.raises(ValueError, match="unknown turnstile type 'wiegand'"):
         open_turnstile(fake)
-    with pytest.raises(DecodeError, match="unknown turnstile type 'osdp'"):
-        open_turnstile({"id": "T1", "type": "osdp"})
+    with pytest.raises(DecodeError, match="unknown turnstile type 'wiegand'"):
+        open_turnstile({"id": "T1", "type": "wiegand"})
     with pytest.raises(DecodeError, match="unknown field 'pulse'"):
         decode_turnstile({"id": "T1", "type": "usb_relay", "pulse": 5})
 

@@ -100,6 +100,7 @@ def test_only_the_gateway_reaches_serial_and_video_devices():
     edge = service_section(UNITS["edge-agent.service"])
     assert sorted(edge["DeviceAllow"]) == ["char-ttyACM rw", "char-ttyS rw", "char-ttyUSB rw",
                                            "char-video4linux rw"]
-    assert edge["LoadCredential"] == ["gateway.key:/etc/realname-attendance/keys/gateway.key"]
+    assert edge["LoadCredential"] == ["gateway.key:/etc/realname-attendance/keys/gateway.key",
+                                      "template.key:/etc/realname-attendance/keys/template.key"]
     rx = service_section(UNITS["cloud-receiver.service"])
     assert "DeviceAllow" not in rx and rx["PrivateDevices"] == ["yes"]

@@ -15,14 +15,14 @@ def test_migrations_apply_once_and_are_tracked(store_url):
     s = open_store(store_url)
     try:
         assert s.schema_version() == 0
-        assert s.migrate() == [1, 2, 3]
+        assert s.migrate() == list(range(1, latest(s.dialect) + 1))
         assert s.migrate() == []
-        assert s.schema_version() == latest(s.dialect) == 3
+        assert s.schema_version() == latest(s.dialect) >= 4
         assert s.ping()
     finally:
         s.close()
     s2 = open_store(store_url, migrate=True)  # a second process starting later
-    assert s2.schema_version() == 3
+    assert s2.schema_version() == latest(s2.dialect)
     s2.close()
 
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from shared_schema.chain import GENESIS_HASH, entry_hash
 from shared_schema.messages import (BatchAck, DeviceHealth, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
-                                    RosterChange, decode_message, replace)
+                                    FieldValue, RosterAck, RosterChange, RosterDownBatch, RosterDownChange,
+                                    RosterDownState, decode_message, replace)
 from shared_schema.wire import DecodeError, format_utc
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -195,9 +196,53 @@ roster_changes = st.builds(
     id_number=texts(32), name=texts(64), role=st.sampled_from(["worker", "manager"]),
     post=st.none() | texts(32), company_code=texts(64), team_code=st.none() | texts(64),
     work_type=st.none() | texts(16), entry_date=st.none() | dates, exit_date=st.none() | dates,
-    face_consent=st.booleans(), operator=texts(64))
+    face_consent=st.booleans(), operator=texts(64),
+    details=st.lists(st.builds(FieldValue, name=st.from_regex(r"[a-z][a-z_]{0,31}", fullmatch=True),
+                               value=st.none() | texts(256)), max_size=4,
+                     unique_by=lambda f: f.name).map(tuple),
+    head_image_b64=st.none() | st.binary(max_size=300).map(
+        lambda b: __import__("base64").b64encode(b"\xff\xd8\xff" + b).decode("ascii")))
 
-any_message = st.one_of(punch_batches(), batch_acks(), heartbeats, gateway_statuses, roster_changes)
+@st.composite
+def roster_acks(draw) -> RosterAck:
+    status = draw(st.sampled_from(["stored", "rejected"]))
+    return RosterAck(
+        v=1, type="roster_ack", gateway_id=draw(gateway_ids), change_id=draw(hex32), status=status,
+        outcome=draw(st.sampled_from(["applied", "duplicate", "conflict"])) if status == "stored" else None,
+        reason=draw(texts(64).filter(bool) if status == "rejected" else st.none() | texts(64)),
+        receiver_id=draw(codes), acked_at=draw(utc_texts))
+
+
+@st.composite
+def roster_down_changes(draw, version: int) -> RosterDownChange:
+    action = draw(st.sampled_from(["exit", "correct", "project_stopped", "project_resumed"]))
+    person = action in ("exit", "correct")
+    return RosterDownChange(
+        version=version, issued_at=draw(utc_texts), action=action,
+        id_type=draw(st.sampled_from([f"{i:02d}" for i in range(1, 18)])) if person else None,
+        id_number=draw(texts(32)) if person else None,
+        exit_date=draw(dates) if action == "exit" else None,
+        corrections=tuple(draw(st.lists(st.builds(FieldValue, name=st.from_regex(r"[a-z][a-z_]{0,31}", fullmatch=True),
+                                                  value=st.none() | texts(256)), min_size=1, max_size=4)))
+        if action == "correct" else (),
+        reason=draw(st.none() | texts(256)), operator=draw(texts(64)))
+
+
+@st.composite
+def roster_down_batches(draw) -> RosterDownBatch:
+    versions = sorted(draw(st.sets(st.integers(1, 2**62), max_size=5)))
+    changes = tuple(draw(roster_down_changes(v)) for v in versions)
+    return RosterDownBatch(v=1, type="roster_down_batch", gateway_id=draw(gateway_ids), project_code=draw(codes),
+                           changes=changes, latest_version=draw(st.integers(versions[-1] if versions else 0, 2**62)),
+                           sent_at=draw(utc_texts))
+
+
+roster_down_states = st.builds(
+    RosterDownState, v=st.just(1), type=st.just("roster_down_state"), gateway_id=gateway_ids, project_code=codes,
+    applied_version=st.integers(0, 2**62), sent_at=utc_texts)
+
+any_message = st.one_of(punch_batches(), batch_acks(), heartbeats, gateway_statuses, roster_changes,
+                        roster_acks(), roster_down_batches(), roster_down_states)
 
 
 # ---- fixed valid examples (plain dicts, as they travel) ---------------------------------
@@ -263,6 +308,26 @@ def valid_dicts() -> dict[str, dict]:
             "name": "张三", "role": "worker", "post": None, "company_code": "91440000",
             "team_code": "T1", "work_type": "010", "entry_date": "2026-01-02", "exit_date": None,
             "face_consent": True, "operator": "admin",
+            "details": [{"name": "nation", "value": "01"}, {"name": "phone", "value": "13800138000"}],
+            "head_image_b64": None,
+        },
+        "roster_ack": {
+            "v": 1, "type": "roster_ack", "gateway_id": "GW1", "change_id": "b" * 32, "status": "stored",
+            "outcome": "applied", "reason": None, "receiver_id": "rx1", "acked_at": "2026-01-31T08:00:02Z",
+        },
+        "roster_down_state": {
+            "v": 1, "type": "roster_down_state", "gateway_id": "GW1", "project_code": "P-01", "applied_version": 3,
+            "sent_at": "2026-01-31T08:00:00Z",
+        },
+        "roster_down_batch": {
+            "v": 1, "type": "roster_down_batch", "gateway_id": "GW1", "project_code": "P-01", "latest_version": 5,
+            "sent_at": "2026-01-31T08:00:00Z", "changes": [
+                {"version": 4, "issued_at": "2026-01-31T07:00:00Z", "action": "exit", "id_type": "01",
+                 "id_number": "11010519491231002X", "exit_date": "2026-01-31", "corrections": [], "reason": "违规",
+                 "operator": "city"},
+                {"version": 5, "issued_at": "2026-01-31T07:10:00Z", "action": "correct", "id_type": "01",
+                 "id_number": "11010519491231002X", "exit_date": None,
+                 "corrections": [{"name": "name", "value": "张三丰"}], "reason": None, "operator": "city"}],
         },
     }
 

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from schema_strategies import (FAST, MEDIUM, batch_acks, dumps, gateway_statuses, heartbeats,
                                ledger_entries, punch_batches, punch_entry_dict, rejected_entry_dict,
-                               roster_changes, valid_dicts)
+                               roster_acks, roster_changes, roster_down_batches, roster_down_states,
+                               valid_dicts)
 from shared_schema import SCHEMA_VERSION
 from shared_schema.messages import (MAX_BATCH_ENTRIES, MESSAGE_TYPES, BatchAck, GatewayStatus,
-                                    Heartbeat, LedgerEntry, PunchBatch, RosterChange,
-                                    decode_message, encode_message, replace)
+                                    Heartbeat, LedgerEntry, PunchBatch, RosterAck, RosterChange,
+                                    RosterDownBatch, RosterDownState, decode_message, encode_message, replace)
 from shared_schema.wire import DecodeError, canonical_json, decode
 
 
@@ -87,6 +88,74 @@ def test_round_trip_roster_change(m):
     _round_trip(m)
 
 
+@given(roster_acks())
+@MEDIUM
+def test_round_trip_roster_ack(m):
+    _round_trip(m)
+
+
+@pytest.mark.parametrize("over, reason", [
+    ({"status": "stored", "outcome": None}, "bad_value"),          # stored needs an outcome
+    ({"status": "rejected", "outcome": None, "reason": None}, "bad_value"),  # rejected needs a reason
+    ({"status": "rejected", "outcome": "applied", "reason": "x"}, "bad_value"),
+    ({"outcome": "merged"}, "bad_value"),
+    ({"change_id": "B" * 32}, "bad_value"),
+    ({"change_ids": ["b" * 32]}, "unknown_field"),
+])
+def test_roster_ack_cross_field_rules(over, reason):
+    assert decode_reason(msg("roster_ack", **over)) == reason
+
+
+def test_roster_change_without_the_later_fields_still_decodes():
+    """Backward compatibility: a change from before ``details``/``head_image_b64`` existed."""
+    d = msg("roster_change")
+    del d["details"], d["head_image_b64"]
+    m = decode_message(dumps(d))
+    assert m.details == () and m.head_image_b64 is None
+
+
+@pytest.mark.parametrize("over", [
+    {"head_image_b64": "not base64!"},
+    {"head_image_b64": "iVBORw0KGgo="},                                          # a PNG, not a JPEG
+    {"head_image_b64": __import__("base64").b64encode(b"\xff\xd8\xff" + b"\0" * 51200).decode()},  # > 50 KB
+    {"details": [{"name": "phone", "value": "1"}, {"name": "phone", "value": "2"}]},
+])
+def test_roster_change_later_fields_are_checked(over):
+    assert decode_reason(msg("roster_change", **over)) in ("bad_value", "oversize")
+
+
+@given(roster_down_batches())
+@MEDIUM
+def test_round_trip_roster_down_batch(m):
+    _round_trip(m)
+
+
+@given(roster_down_states)
+@MEDIUM
+def test_round_trip_roster_down_state(m):
+    _round_trip(m)
+
+
+def _down(i: int, **over) -> dict:
+    d = msg("roster_down_batch")
+    d["changes"][i].update(over)
+    return d
+
+
+@pytest.mark.parametrize("d", [
+    _down(0, exit_date=None),                                 # an exit without its date
+    _down(0, id_number=None),                                 # an exit names a person
+    _down(1, corrections=[]),                                 # a correction corrects something
+    _down(1, version=4),                                      # versions strictly increase
+    _down(0, action="project_stopped"),                       # a project change names no person
+    _down(1, corrections=[{"name": "Name", "value": "x"}]),  # field names are lower-case words
+    msg("roster_down_batch", latest_version=4),               # latest below a change's version
+    msg("roster_down_state", applied_version=-1),
+])
+def test_roster_down_cross_field_rules(d):
+    assert decode_reason(d) in ("bad_value", "bad_number", "out_of_range")
+
+
 @given(ledger_entries())
 @MEDIUM
 def test_round_trip_ledger_entry_alone(e):
@@ -98,7 +167,8 @@ def test_round_trip_ledger_entry_alone(e):
 def test_message_types_table():
     assert MESSAGE_TYPES == {"punch_batch": PunchBatch, "batch_ack": BatchAck,
                              "heartbeat": Heartbeat, "gateway_status": GatewayStatus,
-                             "roster_change": RosterChange}
+                             "roster_change": RosterChange, "roster_ack": RosterAck,
+                             "roster_down_state": RosterDownState, "roster_down_batch": RosterDownBatch}
     assert SCHEMA_VERSION == 1
     for kind, cls in MESSAGE_TYPES.items():
         names = [f.name for f in dataclasses.fields(cls)]

@@ -237,6 +237,8 @@ def _field_cases():
         for f in dataclasses.fields(cls):
             if f.name in ("v", "type"):
                 continue
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue   # a field added later with a default: optional by design (backward compatibility)
             cases.append((kind, f.name, hints[f.name]))
     return cases
 

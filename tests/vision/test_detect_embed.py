@@ -78,5 +78,5 @@ def test_same_person_scores_higher_than_different_people(backend, embed):
 
 def test_registry_defaults_to_sface_and_names_unknown_types():
     assert create_backend().name == "sface" and "sface" in REGISTRY
-    with pytest.raises(ValueError, match="dlib"):
-        create_backend(VisionConfig(type="dlib"))   # planned, not implemented yet
+    with pytest.raises(ValueError, match="sface"):
+        create_backend(VisionConfig(type="arcface"))   # not a backend: the error lists the known ones

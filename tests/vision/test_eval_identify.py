@@ -14,14 +14,15 @@ def test_identify_reproduces_the_model_card(faces_dir, capsys):
     # shared/models/SOURCES.md: 159 probes, 44 unknowns, TPIR 0.975, FPIR 0 at cosine 0.363
     assert (r["probes"], r["unknown_probes"], r["identities"], r["templates"]) == (159, 44, 31, 31)
     assert r["tpir"] >= 0.95 and r["fpir"] == 0.0
-    assert r["identified"] == 155                      # measured: 155/159 = 0.9748
-    # the misses the model card names: Kofi_Annan/4 (no face at score 0.9, a failure, not a skip)
-    # and Zhang_Ziyi 2-4 (poor enrolment still; best score 0.23-0.28, below any threshold)
-    assert {"file": "identities/Kofi_Annan/4.jpg", "kind": "no_face"} in r["failures"]
+    assert r["identified"] == 156                      # measured: 156/159 = 0.9811
+    # The model card's Kofi_Annan/4 miss (YuNet score 0.897 < 0.9 on the 250x250 crop) is found
+    # by the small-frame retry at detect_max_side (sface.py) and identified. Left: Zhang_Ziyi 2-4
+    # (poor enrolment still; best score 0.23-0.28, below any threshold).
+    assert r["failures"] == []
     assert sorted(m["file"] for m in r["misses"]["Zhang_Ziyi"]) == [
         f"identities/Zhang_Ziyi/{i}.jpg" for i in (2, 3, 4)]
-    assert set(r["misses"]) == {"Kofi_Annan", "Zhang_Ziyi"}
-    assert r["miss_reasons"] == {"no_face": 1, "unknown": 3}
+    assert set(r["misses"]) == {"Zhang_Ziyi"}
+    assert r["miss_reasons"] == {"unknown": 3}
     assert 0 < r["p50_ms"] <= r["p95_ms"]
     for key in ("tpir", "fpir", "probes", "unknown_probes", "p50_ms", "p95_ms", "failures", "misses"):
         assert key in r

@@ -1,0 +1,121 @@
+"""The city worker registry's SQL (issue 5), both dialects (mixed into :class:`~.common.SqlStore`).
+
+:meth:`WorkerRegistryQueries.apply_roster_change` stores one roster change and applies it
+to ``persons`` / ``memberships`` / ``person_history`` in ONE transaction; the decision is
+:func:`cloud_receiver.registry.decide`. The person row is upserted first: in PostgreSQL
+that row lock serialises two receivers handling changes of the same person.
+"""
+
+from __future__ import annotations
+
+from ..registry import DUPLICATE, MEMBERSHIP_FIELDS, decide, person_view
+
+ROSTER_CHANGE_COLS = ("change_id", "gateway_id", "changed_at", "action", "project_code", "worker_ref", "id_type",
+                      "id_number", "name", "role", "post", "company_code", "team_code", "work_type", "entry_date",
+                      "exit_date", "face_consent", "operator")
+_MEMBERSHIP_COLS = ("membership_id, id_type, id_number, project_code, worker_ref, gateway_id, role, post, "
+                    "company_code, team_code, work_type, entry_date, exit_date, status, opened_at, updated_at, "
+                    "last_change_id, details_json")
+
+
+class WorkerRegistryQueries:
+    """Needs ``self._read``, ``self._write``, ``self._q`` and ``self._x``."""
+
+    def apply_roster_change(self, row: dict, now: float) -> str:
+        """Store + apply one validated roster change (dict of :data:`ROSTER_CHANGE_COLS`, plus
+        optional ``details_json`` and ``head_image_b64``); → ``applied`` / ``duplicate`` / ``conflict``."""
+        cols = ROSTER_CHANGE_COLS + ("received_at",)
+        with self._write() as cur:
+            new = self._q(cur, f"INSERT INTO roster_changes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                               "ON CONFLICT (change_id) DO NOTHING RETURNING change_id",
+                          (*(row[c] for c in ROSTER_CHANGE_COLS), now))
+            if not new:
+                return DUPLICATE
+            self._x(cur, "INSERT INTO persons (id_type, id_number, name, head_image_b64, first_seen, last_seen) "
+                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id_type, id_number) DO UPDATE SET name = excluded.name, "
+                         "head_image_b64 = coalesce(excluded.head_image_b64, persons.head_image_b64), "
+                         "last_seen = excluded.last_seen",
+                    (row["id_type"], row["id_number"], row["name"], row.get("head_image_b64"), now, now))
+            active = self._q(cur, f"SELECT {_MEMBERSHIP_COLS} FROM memberships WHERE id_type = ? AND id_number = ? "
+                                  "AND project_code = ? AND status = 'active'",
+                             (row["id_type"], row["id_number"], row["project_code"]))
+            d = decide(row, active[0] if active else None)
+            values = [row[c] for c in MEMBERSHIP_FIELDS] + [row.get("details_json")]
+            if d.op == "insert":
+                self._x(cur, "INSERT INTO memberships (id_type, id_number, project_code, "
+                             f"{', '.join(MEMBERSHIP_FIELDS)}, details_json, status, opened_at, updated_at, "
+                             f"last_change_id) VALUES (?, ?, ?, {', '.join('?' * len(MEMBERSHIP_FIELDS))}, ?, 'active', "
+                             "?, ?, ?)",
+                        (row["id_type"], row["id_number"], row["project_code"], *values, now, now, row["change_id"]))
+            elif d.op in ("update", "close"):
+                self._x(cur, f"UPDATE memberships SET {', '.join(f'{c} = ?' for c in MEMBERSHIP_FIELDS)}, "
+                             "details_json = ?, status = ?, updated_at = ?, last_change_id = ? WHERE membership_id = ?",
+                        (*values, "exited" if d.op == "close" else "active", now, row["change_id"],
+                         active[0]["membership_id"]))
+            self._x(cur, "INSERT INTO person_history (change_id, id_type, id_number, project_code, gateway_id, "
+                         "worker_ref, action, role, post, outcome, detail, changed_at, received_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row["change_id"], row["id_type"], row["id_number"], row["project_code"], row["gateway_id"],
+                     row["worker_ref"], row["action"], row["role"], row["post"], d.outcome, d.detail,
+                     row["changed_at"], now))
+            return d.outcome
+
+    def person(self, id_type: str, id_number: str) -> dict | None:
+        """One person with memberships (every project) and history, oldest first (callers mask)."""
+        p = self._read("SELECT id_type, id_number, name, head_image_b64, first_seen, last_seen FROM persons "
+                       "WHERE id_type = ? AND id_number = ?", (id_type, id_number))
+        ms = self._read(f"SELECT {_MEMBERSHIP_COLS} FROM memberships WHERE id_type = ? AND id_number = ? "
+                        "ORDER BY opened_at, membership_id", (id_type, id_number))
+        hs = self._read("SELECT change_id, project_code, gateway_id, worker_ref, action, role, post, outcome, detail, "
+                        "changed_at, received_at FROM person_history WHERE id_type = ? AND id_number = ? "
+                        "ORDER BY changed_at, received_at", (id_type, id_number))
+        return person_view(p[0] if p else None, ms, hs)
+
+    def project_memberships(self, project_code: str, status: str | None = None) -> list[dict]:
+        """Memberships of a project (``status`` active/exited or all), by worker_ref."""
+        sql = f"SELECT {_MEMBERSHIP_COLS} FROM memberships WHERE project_code = ?"
+        args: tuple = (project_code,)
+        if status:
+            sql += " AND status = ?"
+            args += (status,)
+        return self._read(sql + " ORDER BY worker_ref, membership_id", args)
+
+
+class RosterDownQueries:
+    """The down direction's SQL (see :mod:`cloud_receiver.roster_down`)."""
+
+    def add_roster_down(self, project_code: str, make_body, action: str, issued_at: str, operator: str,
+                        now: float) -> int:
+        """Number and store one down change: ``make_body(version) -> str`` (its canonical JSON).
+        The next version is taken under the table's write lock (SQLite ``BEGIN IMMEDIATE``;
+        PostgreSQL: a transaction-scoped advisory lock per project)."""
+        with self._write() as cur:
+            if self.dialect == "postgresql":
+                self._x(cur, "SELECT pg_advisory_xact_lock(hashtext(?))", ("roster_down:" + project_code,))
+            version = self._q(cur, "SELECT coalesce(max(version), 0) + 1 AS v FROM roster_down WHERE project_code = ?",
+                              (project_code,))[0]["v"]
+            self._x(cur, "INSERT INTO roster_down (project_code, version, action, body, issued_at, operator, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (project_code, version, action, make_body(version), issued_at, operator, now))
+            return int(version)
+
+    def roster_down_after(self, project_code: str, after_version: int, limit: int) -> tuple[list[str], int]:
+        """(bodies of the changes with version > after_version, oldest first, at most ``limit``;
+        the project's latest version)."""
+        rows = self._read("SELECT body FROM roster_down WHERE project_code = ? AND version > ? ORDER BY version "
+                          "LIMIT ?", (project_code, after_version, limit))
+        latest = self._read("SELECT coalesce(max(version), 0) AS v FROM roster_down WHERE project_code = ?",
+                            (project_code,))[0]["v"]
+        return [r["body"] for r in rows], int(latest)
+
+    def set_gateway_roster_down(self, gateway_id: str, project_code: str, applied_version: int, now: float) -> None:
+        with self._write() as cur:
+            self._x(cur, "INSERT INTO gateway_roster_down (gateway_id, project_code, applied_version, reported_at) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (gateway_id) DO UPDATE SET project_code = excluded.project_code, "
+                         "applied_version = excluded.applied_version, reported_at = excluded.reported_at",
+                    (gateway_id, project_code, applied_version, now))
+
+    def gateway_roster_down(self, project_code: str) -> list[dict]:
+        """Each gateway of the project with the down version it last reported applied."""
+        return self._read("SELECT gateway_id, applied_version, reported_at FROM gateway_roster_down "
+                          "WHERE project_code = ? ORDER BY gateway_id", (project_code,))
