@@ -63,7 +63,8 @@ class MetricsConfig:
 @dataclass(frozen=True)
 class GateTimingConfig:
     """``[edge.gate]``: the gate controller's timeouts (edge_agent.gate_controller), all gates."""
-    verdict_timeout_s: float = field(default=5.0, min=0.1, max=600.0)
+    # ≥ pipeline.decision_deadline_s + challenge_timeout_s + 1 s with a camera gate (checked below)
+    verdict_timeout_s: float = field(default=8.0, min=0.1, max=600.0)
     open_timeout_s: float = field(default=3.0, min=0.1, max=120.0)
     passage_window_s: float = field(default=10.0, min=0.2, max=600.0)
     tailgate_window_s: float = field(default=1.5, min=0.0, max=60.0)
@@ -167,6 +168,11 @@ class EdgeConfig:
         for g in self.gates:
             if g.camera is not None and g.camera not in cams:
                 raise ValueError(f"gates: camera {g.camera!r} is not in cameras")
+        if any(g.camera is not None for g in self.gates):   # the vision pipeline decides there
+            from .pipeline.config import verdict_timeout_problem
+            problem = verdict_timeout_problem(self.gate.verdict_timeout_s, self.pipeline)
+            if problem:
+                raise ValueError(problem)
         for t in self.turnstiles:
             pulse_ms = getattr(t, "pulse_ms", 0)
             if pulse_ms / 1000.0 >= self.gate.open_timeout_s:

@@ -12,7 +12,8 @@ Public names:
   fused ``score``, deciding ``cue``, per-cue ``cues``, ``challenge``, ``suggested_challenge``),
   ``CueScore``, the ``LivenessJudge`` protocol.
 * Cues, one per module: ``minifasnet`` (learned, passive), ``texture`` (glare / screen grid,
-  passive), ``depth`` (3-D structure from mesh motion), ``blink`` (eye aspect ratio); the
+  passive), ``depth`` (3-D structure from mesh motion), ``blink`` (eye aspect ratio),
+  ``micromotion`` (persistent non-rigid deformation of eyes/mouth/brows after a planar fit); the
   face mesh runs on the face crop (``mesh``).
 * ``edge-agent eval liveness DIR --json``: :mod:`edge_agent.liveness.eval_liveness`.
 

@@ -10,7 +10,7 @@ Fusion rule (fixed a priori; docs/liveness.md gives the reasons):
   weakest or missing cue for inconclusive.
 * ``spoof``: a conclusive cue scores below 0.5 (it vetoes).
 * ``live``: no veto, the learned cue (MiniFASNet) is conclusive, and there is positive
-  evidence of life: a motion cue (3-D structure, blink) is conclusively live. The gate's
+  evidence of life: a motion cue (3-D structure, blink, micro-motion) is conclusively live. The gate's
   judge has no other path: a photo held up and jiggled by hand can make the learned cue
   very sure, so "very sure and motionless" is only ``inconclusive`` there and leads to a
   challenge. Only a judge built for still images (``still_images=True``, the evaluation
@@ -45,7 +45,7 @@ from .verdict import Challenge, CueScore, LivenessVerdict
 log = logging.getLogger(__name__)
 
 CHALLENGES = ("blink", "turn_head")
-ALL_CUES = ("minifasnet", "texture", "depth", "blink")
+ALL_CUES = ("minifasnet", "texture", "depth", "blink", "micromotion")
 
 
 def models_dir(cfg: LivenessConfig) -> Path:
@@ -181,6 +181,7 @@ def _build_cues(cfg: LivenessConfig) -> dict[str, Cue]:
     from .blink import BlinkCue
     from .depth import DepthCue
     from .mesh import FaceMesher
+    from .micromotion import MicroMotionCue
     from .minifasnet import MiniFASNetCue
     from .texture import TextureCue
 
@@ -191,6 +192,7 @@ def _build_cues(cfg: LivenessConfig) -> dict[str, Cue]:
         "texture": TextureCue(cfg),
         "depth": DepthCue(cfg, mesher),
         "blink": BlinkCue(cfg, mesher),
+        "micromotion": MicroMotionCue(cfg, mesher),
     }
 
 

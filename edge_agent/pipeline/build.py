@@ -35,9 +35,10 @@ class SharedJudge:
             return self.judge_impl.judge(track, challenge, challenge_t_mono)
 
 
-def build_pipelines(cfg, controllers, gallery: Gallery | None = None, *, camera_factory=open_camera
-                    ) -> dict[str, GatePipeline]:
-    """gate id → pipeline (threads not started) for every gate of ``cfg`` with a camera."""
+def build_pipelines(cfg, controllers, gallery: Gallery | None = None, *, camera_factory=open_camera,
+                    ledger=None) -> dict[str, GatePipeline]:
+    """gate id → pipeline (threads not started) for every gate of ``cfg`` with a camera. The
+    cool-down starts from ``ledger``'s recent punches (default: the controllers' recorder's ledger)."""
     gates = [g for g in cfg.gates if g.camera is not None]
     if not gates:
         return {}
@@ -55,6 +56,14 @@ def build_pipelines(cfg, controllers, gallery: Gallery | None = None, *, camera_
     except Exception as exc:  # noqa: BLE001 - never open by face without liveness
         judge_error = f"{type(exc).__name__}: {exc}"[:100]
     cooldown = Cooldown(cfg.pipeline.cooldown_s)
+    if ledger is None:
+        ledger = next((getattr(getattr(c, "recorder", None), "ledger", None) for c in controllers.values()), None)
+    if ledger is not None:
+        try:
+            cooldown.restore(ledger)
+        except Exception as exc:  # noqa: BLE001 - an unreadable ledger must not keep every gate shut
+            log.error("cool-down not restored from the ledger (%s): a worker may punch again after this restart",
+                      type(exc).__name__)
     snapshots = SnapshotStore(cfg.pipeline.snapshot_dir, cfg.pipeline.snapshot_jpeg_quality)
     cameras = {c.id: c for c in cfg.cameras}
     out = {}

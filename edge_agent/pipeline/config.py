@@ -20,7 +20,7 @@ PATH_LEN = 4096
 @dataclass(frozen=True)
 class PipelineConfig:
     # one worker, one punch: a worker re-seen (at any gate of this gateway) within this long after
-    # his punch gets "already punched" and no new punch
+    # his punch gets "already punched" and no new punch (rebuilt from the ledger's punches at start)
     cooldown_s: float = field(default=120.0, min=0.0, max=86400.0)
     # detection runs on a copy at most this many px on its long side (YuNet is built for faces of
     # ~10-300 px; a gate's faces are large, so a small copy finds them at a fraction of the cost)
@@ -52,3 +52,22 @@ class PipelineConfig:
     # folder (relative to the config file); the ledger holds the file name only
     snapshot_dir: str = field(default="snapshots", max_len=PATH_LEN)
     snapshot_jpeg_quality: int = field(default=85, min=30, max=100)
+
+
+# The gate controller's verdict timeout is its safety net for a decision source that stalled;
+# the pipeline's own worst case from the first face to a verdict is decision_deadline_s +
+# challenge_timeout_s, decided on the first frame after it. This margin covers that frame
+# (the camera loop waits ≤ 0.5 s for one), its step and the controller's poll: a shorter
+# verdict timeout would prompt "请正视摄像头" while the person is still doing the challenge.
+VERDICT_MARGIN_S = 1.0
+
+
+def verdict_timeout_problem(verdict_timeout_s: float, cfg: PipelineConfig) -> str | None:
+    """Why ``verdict_timeout_s`` ([edge.gate]) is too short for ``cfg``'s timing, or None."""
+    need = cfg.decision_deadline_s + cfg.challenge_timeout_s + VERDICT_MARGIN_S
+    if verdict_timeout_s < need:
+        return (f"gate.verdict_timeout_s ({verdict_timeout_s:g}) must be at least pipeline.decision_deadline_s "
+                f"({cfg.decision_deadline_s:g}) + pipeline.challenge_timeout_s ({cfg.challenge_timeout_s:g}) + "
+                f"{VERDICT_MARGIN_S:g} s, i.e. {need:g}: otherwise the gate prompts \"请正视摄像头\" during a "
+                f"liveness challenge")
+    return None

@@ -46,7 +46,7 @@ from ..vision.quality import Quality, QualityParams, assess
 from ..vision.tracker import FaceTracker, TrackerParams
 from ..vision.track import FaceTrack
 from .attempt import Attempt, Phase, challenge_cue, ledger_cue, unit_score
-from .config import PipelineConfig
+from .config import PipelineConfig, verdict_timeout_problem
 from .cooldown import Cooldown
 from .frames import detect_scaled, finite_face, usable_image
 from .runner import CameraLoop
@@ -82,6 +82,10 @@ class GatePipeline(CameraLoop):
                  vision, *, camera=None, cooldown: Cooldown | None = None,
                  snapshots: SnapshotStore | None = None, judge_error: str | None = None,
                  clock: Callable[[], float] = time.monotonic, seed: int | None = None):
+        timing = getattr(controller, "timing", None)
+        problem = verdict_timeout_problem(timing.verdict_timeout_s, cfg) if timing is not None else None
+        if problem:
+            raise ValueError(f"gate {gate.id}: {problem}")
         self.gate = gate
         self.gate_id = gate.id
         self.controller = controller

@@ -35,7 +35,7 @@ REPLAY = "spoof/fake/replay_phone_zubair.mp4"
 GROUP = "misc/group_video_hamilton_multi_person.mp4"
 SUBJECT = "zubair"
 
-TIMING = GateTimingConfig(verdict_timeout_s=5.0, open_timeout_s=2.0, passage_window_s=3.0,
+TIMING = GateTimingConfig(verdict_timeout_s=8.0, open_timeout_s=2.0, passage_window_s=3.0,
                           tailgate_window_s=0.5, door_held_s=8.0, fault_clear_s=1.0, poll_interval_s=0.05)
 
 

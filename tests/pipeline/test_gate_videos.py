@@ -4,6 +4,8 @@ simulated turnstile. Every assertion is about what the ledger and the turnstile 
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -45,17 +47,45 @@ def test_live_worker_gets_exactly_one_punch_committed_before_the_gate_opens(rig,
     assert r.pipeline.stats["descriptors"] < ENROLL_FROM / 4
 
 
-def test_the_live_worker_is_challenged_and_the_ledger_says_so(rig, backend, judge, roster, subject_templates):
-    """With the real judge the passive cues stay inconclusive on this video at the deadline, so the
-    pipeline escalates to an active challenge; the punch's liveness_cue records the challenge and
-    the prompt was shown before "please pass". (If the judge gets more decisive this test will tell.)"""
+def test_the_live_worker_is_decided_without_a_challenge(rig, backend, judge, roster, subject_templates):
+    """Walking up, the subject's face deforms a little all the time: the micro-motion cue gives the
+    evidence of life in the first second, so no challenge is needed (before that cue the judge stayed
+    inconclusive until the head turn was asked for and performed, ~5 s)."""
     r = rig(backend, judge, make_gallery({**roster, SUBJECT: subject_templates}))
     r.play(video_frames(LIVE, 0, ENROLL_FROM))
+    p = r.entries("punch")[0]
+    assert p.liveness_cue == "micromotion"
+    assert not {"blink", "turn_head"} & set(r.feedback.keys())
+    assert r.reports[punch_frame(r)].served is not None
+
+
+def ping_pong(start: int, stop: int, passes: int):
+    """Frames start..stop forwards, backwards, ... with capture times running on (a person who
+    stays in front of the camera without doing anything new)."""
+    base = list(video_frames(LIVE, start, stop))
+    dt = base[1].t_mono - base[0].t_mono
+    t, seq = base[0].t_mono, 0
+    for k in range(passes):
+        for f in (base if k % 2 == 0 else base[::-1]):
+            seq += 1
+            yield dataclasses.replace(f, seq=seq, t_mono=t, t_wall=1.7e9 + t)
+            t += dt
+
+
+def test_the_worker_is_challenged_when_the_cues_stay_inconclusive_and_the_ledger_says_so(
+        rig, backend, judge, roster, subject_templates):
+    """Frames 140..182 of the live video (frontal, no blink, MiniFASNet unsure, little deformation)
+    keep the passive cues inconclusive at the deadline, so the pipeline escalates to an active
+    challenge; the head turns in the frames after the prompt, and the punch's liveness_cue records
+    the challenge, which was shown before "please pass" (and no "请正视摄像头" in between)."""
+    r = rig(backend, judge, make_gallery({**roster, SUBJECT: subject_templates}))
+    r.play(ping_pong(140, ENROLL_FROM - 1, 4))
     p = r.entries("punch")[0]
     keys = r.feedback.keys()
     challenge = p.liveness_cue.split(":")[0].removeprefix("challenge_")
     assert p.liveness_cue.startswith("challenge_") and challenge in ("blink", "turn_head")
     assert challenge in keys and keys.index(challenge) < keys.index("please_pass")
+    assert "look_at_camera" not in keys[keys.index(challenge):keys.index("please_pass")]
 
 
 def test_one_worker_cannot_punch_twice_within_the_cooldown(rig, backend, judge, roster, subject_templates):
