@@ -11,7 +11,8 @@ masked). Projects, status periods (停工), key-post on-duty rates and warnings:
 :mod:`cloud_receiver.api_projects`. Roles and scope (city / district / project), tokens and the
 authentication rate limit: :mod:`cloud_receiver.auth`; every handler checks scope (a project
 outside it answers 404, listings are filtered). Payroll import and wage risk:
-:mod:`cloud_receiver.api_wage`. OpenAPI 3.1 at ``/api/v1/openapi.json`` (:mod:`cloud_receiver.openapi`)."""
+:mod:`cloud_receiver.api_wage`. The city worker registry (persons, roster-down changes):
+:mod:`cloud_receiver.api_registry`. OpenAPI 3.1 at ``/api/v1/openapi.json`` (:mod:`cloud_receiver.openapi`)."""
 
 from __future__ import annotations
 
@@ -352,6 +353,8 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
     app.add_routes(api_anomalies.routes())
     from . import api_wage, openapi
     app.add_routes(api_wage.routes())
+    from . import api_registry  # the city worker registry: persons, roster-down (issue 5)
+    app.add_routes(api_registry.routes())
     app.router.add_get("/api/v1/openapi.json", openapi.handle)
     from . import api_dashboard  # aggregate routes + the static pages under /dashboard/
     api_dashboard.mount(app)

@@ -176,6 +176,18 @@ def cmd_payroll_import(cfg: ReceiverConfig, args) -> int:
     return 0 if not report["rejected"] else 1
 
 
+def cmd_roster_down(cfg: ReceiverConfig, args) -> int:
+    from . import roster_down
+
+    store = open_store(cfg.store.url, migrate=True)
+    try:
+        code, message = roster_down.cmd(store, args, time.time())
+    finally:
+        store.close()
+    print(message, file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def cmd_run(cfg: ReceiverConfig, args) -> int:
     from aiohttp import web
 
@@ -290,13 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--file", required=True)
     pi.add_argument("--format", choices=("csv", "xlsx"), help="default: from the file's content")
     pi.add_argument("--operator", required=True)
+    from . import roster_down
+    roster_down.add_cli(sub)
     ca_cli.add_parser(sub)
     return p
 
 
 COMMANDS = {"keygen": cmd_keygen, "check-config": cmd_check_config, "migrate": cmd_migrate,
             "register-gateway": cmd_register, "run": cmd_run, "stats": cmd_stats, "doctor": cmd_doctor,
-            "token": cmd_token, "payroll-import": cmd_payroll_import}
+            "token": cmd_token, "payroll-import": cmd_payroll_import, "roster-down": cmd_roster_down}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import re
 
 from shared_schema import SCHEMA_VERSION
 from shared_schema.messages import (MAX_DOWN_CHANGES, FieldValue, RosterDownBatch, RosterDownChange,
@@ -80,6 +81,60 @@ def issue_project_status(store, project_code: str, stopped: bool, *, operator: s
                   reason=reason)
 
 
+ID_TYPE_RE = re.compile(r"^(0[1-9]|1[0-7])$", re.ASCII)
+ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z]{1,32}$", re.ASCII)
+DOWN_ACTIONS = ("exit", "correct", "project_stopped", "project_resumed")
+
+
+class NotMember(LookupError):
+    """The person named has no active membership on the project (a typo in the ID, or gone)."""
+
+
+def _text(body: dict, key: str, limit: int, *, required: bool = False) -> str | None:
+    v = body.get(key)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or not v.strip() or len(v) > limit or any(not c.isprintable() for c in v):
+        raise ValueError(f"{key} must be 1-{limit} printable characters")
+    return v.strip()
+
+
+def issue_request(store, code: str, body: dict, now: float) -> int:
+    """Validate one down-change request (the API's JSON body, the CLI's options) and issue it
+    through the functions above; ValueError with the reason, :class:`NotMember` when
+    the person has no active membership on the project."""
+    action = body.get("action")
+    if action not in DOWN_ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(DOWN_ACTIONS)}")
+    operator, reason = _text(body, "operator", 64, required=True), _text(body, "reason", 256)
+    if action.startswith("project_"):
+        extra = sorted(set(body) & {"id_type", "id_number", "exit_date", "corrections"})
+        if extra:
+            raise ValueError(f"a project change names no person: {', '.join(extra)}")
+        return issue_project_status(store, code, action == "project_stopped", operator=operator,
+                                                reason=reason, now=now)
+    id_type, id_number = body.get("id_type", "01"), body.get("id_number")
+    if not isinstance(id_type, str) or not ID_TYPE_RE.fullmatch(id_type):
+        raise ValueError("id_type must be a code 01..17")
+    if not isinstance(id_number, str) or not ID_NUMBER_RE.fullmatch(id_number):
+        raise ValueError("id_number is required (1-32 letters or digits)")
+    id_number = id_number.upper()
+    if not any(m["project_code"] == code and m["status"] == "active"
+               for m in (store.person(id_type, id_number) or {"memberships": []})["memberships"]):
+        raise NotMember("no active membership of this person on the project")
+    if action == "exit":
+        exit_date = body.get("exit_date")
+        if not isinstance(exit_date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", exit_date, re.ASCII):
+            raise ValueError("exit_date=YYYY-MM-DD is required")
+        return issue_exit(store, code, id_type, id_number, exit_date, operator=operator, reason=reason,
+                                      now=now)
+    corrections = body.get("corrections")
+    if not isinstance(corrections, dict) or not all(isinstance(v, (str, type(None))) for v in corrections.values()):
+        raise ValueError("corrections must be an object of field → text or null")
+    return issue_correction(store, code, id_type, id_number, corrections, operator=operator,
+                                        reason=reason, now=now)
+
+
 def answer(store, state: RosterDownState, now: float, limit: int = MAX_DOWN_CHANGES) -> RosterDownBatch:
     """The reply to a gateway's state report (the caller checked gateway and project)."""
     store.set_gateway_roster_down(state.gateway_id, state.project_code, state.applied_version, now)
@@ -87,3 +142,44 @@ def answer(store, state: RosterDownState, now: float, limit: int = MAX_DOWN_CHAN
     changes = tuple(decode(RosterDownChange, loads_strict(b.encode("utf-8"))) for b in bodies)
     return RosterDownBatch(v=SCHEMA_VERSION, type="roster_down_batch", gateway_id=state.gateway_id,
                            project_code=state.project_code, changes=changes, latest_version=latest, sent_at=_now())
+
+
+# ---- CLI: ``cloud-receiver roster-down ...`` (wired in cloud_receiver/cli.py) -----------------
+def add_cli(sub) -> None:
+    p = sub.add_parser("roster-down", help="issue a roster change to a project's gateways "
+                                           "(exit, correct, project_stopped, project_resumed)")
+    p.add_argument("--project-code", required=True)
+    p.add_argument("--action", required=True, choices=DOWN_ACTIONS)
+    p.add_argument("--operator", required=True)
+    p.add_argument("--reason")
+    p.add_argument("--id-type", default=None, help="ID type code (default 01, resident ID)")
+    p.add_argument("--id-number", help="exit / correct: the person (never logged)")
+    p.add_argument("--exit-date", help="exit: YYYY-MM-DD")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="correct: a field and its new value (FIELD= clears it); repeat for more")
+
+
+def cli_body(args) -> dict:
+    """The CLI's options as the API's JSON body (same validation: :func:`issue_request`)."""
+    body = {"action": args.action, "operator": args.operator}
+    for key, value in (("reason", args.reason), ("id_type", args.id_type), ("id_number", args.id_number),
+                       ("exit_date", args.exit_date)):
+        if value is not None:
+            body[key] = value
+    if args.set:
+        pairs = [s.partition("=") for s in args.set]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("--set takes FIELD=VALUE")
+        body["corrections"] = {k.strip(): (v if v != "" else None) for k, _, v in pairs}
+    return body
+
+
+def cmd(store, args, now: float) -> tuple[int, str]:
+    """→ (exit code, message): 0 issued, 1 refused (no active membership), 2 bad input."""
+    try:
+        version = issue_request(store, args.project_code, cli_body(args), now)
+    except NotMember as exc:
+        return 1, f"error: {exc}"
+    except ValueError as exc:
+        return 2, f"error: {exc}"
+    return 0, f"issued {args.action} as version {version} of project {args.project_code}"

@@ -357,6 +357,18 @@ _V6 = [
 # is replaced (register-gateway --replace: the new box of a replaced gateway).
 _V7 = ["ALTER TABLE gateways ADD COLUMN revoked_at DOUBLE PRECISION"]
 
+# v8 (issue 5): an opaque number per person of the city registry, so the API addresses a person
+# (/api/v1/persons/{person_id}) without an ID number in the URL. Filled for existing persons.
+_V8 = [
+    """CREATE TABLE person_ids (
+        person_id {serial},
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        UNIQUE (id_type, id_number))""",
+    "INSERT INTO person_ids (id_type, id_number) SELECT id_type, id_number FROM persons "
+    "ORDER BY first_seen, id_type, id_number",
+]
+
 
 def _v1(serial: str, ingest_col: str) -> list[str]:
     ledger = ("CREATE TABLE ledger (" + _LEDGER_COLS + ingest_col +
@@ -375,6 +387,7 @@ MIGRATIONS: dict[str, list[tuple[int, str, list[str]]]] = {
         (5, "dashboard daily figures", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V5]),
         (6, "city worker registry", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V6]),
         (7, "gateway revocation", _V7),
+        (8, "person ids", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V8]),
     ],
     "postgresql": [
         (1, "initial schema", _v1("BIGSERIAL PRIMARY KEY",
@@ -385,6 +398,7 @@ MIGRATIONS: dict[str, list[tuple[int, str, list[str]]]] = {
         (5, "dashboard daily figures", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V5]),
         (6, "city worker registry", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V6]),
         (7, "gateway revocation", _V7),
+        (8, "person ids", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V8]),
     ],
 }
 

@@ -36,6 +36,8 @@ class WorkerRegistryQueries:
                          "head_image_b64 = coalesce(excluded.head_image_b64, persons.head_image_b64), "
                          "last_seen = excluded.last_seen",
                     (row["id_type"], row["id_number"], row["name"], row.get("head_image_b64"), now, now))
+            self._x(cur, "INSERT INTO person_ids (id_type, id_number) VALUES (?, ?) "
+                         "ON CONFLICT (id_type, id_number) DO NOTHING", (row["id_type"], row["id_number"]))
             active = self._q(cur, f"SELECT {_MEMBERSHIP_COLS} FROM memberships WHERE id_type = ? AND id_number = ? "
                                   "AND project_code = ? AND status = 'active'",
                              (row["id_type"], row["id_number"], row["project_code"]))
@@ -70,6 +72,59 @@ class WorkerRegistryQueries:
                         "changed_at, received_at FROM person_history WHERE id_type = ? AND id_number = ? "
                         "ORDER BY changed_at, received_at", (id_type, id_number))
         return person_view(p[0] if p else None, ms, hs)
+
+    def person_id(self, id_type: str, id_number: str) -> int | None:
+        r = self._read("SELECT person_id FROM person_ids WHERE id_type = ? AND id_number = ?", (id_type, id_number))
+        return int(r[0]["person_id"]) if r else None
+
+    def person_by_id(self, person_id: int) -> dict | None:
+        """:meth:`person` by the registry's opaque number (``person_id`` added), or None."""
+        r = self._read("SELECT id_type, id_number FROM person_ids WHERE person_id = ?", (person_id,))
+        p = self.person(r[0]["id_type"], r[0]["id_number"]) if r else None
+        return None if p is None else {**p, "person_id": int(person_id)}
+
+    def find_persons(self, *, projects: frozenset[str] | None = None, name: str | None = None,
+                     id_type: str | None = None, id_number: str | None = None, active: bool | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """Persons with a membership in ``projects`` (None: any), by name substring, ID, and
+        whether they are active in one of those projects; → (page ordered by person_id, total).
+        Each row: person_id, id_type, id_number, name, first_seen, last_seen, active_projects."""
+        where, args = [], []
+        if projects is not None:
+            if not projects:
+                return [], 0
+            marks = ", ".join("?" * len(projects))
+            where.append("EXISTS (SELECT 1 FROM memberships m WHERE m.id_type = p.id_type AND m.id_number = "
+                         f"p.id_number AND m.project_code IN ({marks}))")
+            args += sorted(projects)
+        if active is not None:
+            scope = f" AND m.project_code IN ({', '.join('?' * len(projects))})" if projects else ""
+            where.append(("" if active else "NOT ") + "EXISTS (SELECT 1 FROM memberships m WHERE m.id_type = "
+                         f"p.id_type AND m.id_number = p.id_number AND m.status = 'active'{scope})")
+            args += sorted(projects) if projects else []
+        if name:
+            where.append("p.name LIKE ? ESCAPE '\\'")
+            args.append("%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if id_number:
+            where.append("p.id_type = ? AND p.id_number = ?")
+            args += [id_type or "01", id_number]
+        sql = ("FROM persons p JOIN person_ids i ON i.id_type = p.id_type AND i.id_number = p.id_number"
+               + (" WHERE " + " AND ".join(where) if where else ""))
+        total = int(self._read(f"SELECT count(*) AS n {sql}", tuple(args))[0]["n"])
+        rows = self._read(f"SELECT i.person_id, p.id_type, p.id_number, p.name, p.first_seen, p.last_seen {sql} "
+                          "ORDER BY i.person_id LIMIT ? OFFSET ?", (*args, limit, offset))
+        active_on: dict[tuple, list[str]] = {}
+        if rows:      # the page's active memberships in one query
+            pairs = ", ".join("(?, ?)" for _ in rows)
+            for a in self._read("SELECT id_type, id_number, project_code FROM memberships WHERE status = 'active' "
+                                f"AND (id_type, id_number) IN (VALUES {pairs}) ORDER BY project_code",
+                                tuple(v for r in rows for v in (r["id_type"], r["id_number"]))):
+                if projects is None or a["project_code"] in projects:
+                    active_on.setdefault((a["id_type"], a["id_number"]), []).append(a["project_code"])
+        for r in rows:
+            r["person_id"] = int(r["person_id"])
+            r["active_projects"] = active_on.get((r["id_type"], r["id_number"]), [])
+        return rows, total
 
     def project_memberships(self, project_code: str, status: str | None = None) -> list[dict]:
         """Memberships of a project (``status`` active/exited or all), by worker_ref."""

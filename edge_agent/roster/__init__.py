@@ -7,9 +7,13 @@ Records
     their own SQLite file (WAL, ``synchronous=FULL``; every change is committed before the
     call returns, together with its outbound :class:`~shared_schema.messages.RosterChange`).
 
-    * ``enroll(data, *, operator, head_image=None) -> Worker`` — ``data``: field → value
-      (:data:`FIELDS`); raises :class:`ValidationFailed` (``.errors``: every problem at once)
-      or :class:`DuplicateWorker` (the ID is active on this project: one ID, one role).
+    * ``enroll(data, *, operator, head_image=None, consent=None, alternative="id_card_swipe",
+      chip_photo=None) -> Worker`` — ``data``: field → value (:data:`FIELDS`); raises
+      :class:`ValidationFailed` (``.errors``: every problem at once) or :class:`DuplicateWorker`
+      (the ID is active on this project: one ID, one role). ``consent`` True/False records the
+      face-processing decision and ``chip_photo`` the card's raw bytes in the same commit.
+    * ``set_chip_photo(ref, wlt)``, ``chip_photo(ref) -> bytes | None`` — the ID card chip
+      photo's raw WLT bytes (≤ 4 KB; only the vendor's library decodes them; never sent up).
     * ``update(worker_ref, changes, *, operator) -> Worker`` — any field but ID type/number.
     * ``exit(worker_ref, {exit_date, evaluation, credit_remarks, wage_settled}, *, operator)``
       — 退场; the gate refuses the worker from that commit (listeners hear ``"exit"``); the
@@ -31,7 +35,9 @@ Records
       must be granted: :class:`InvalidState` otherwise), ``templates(ref)``,
       ``delete_templates(ref, *, operator)``, ``gallery(dim=128) -> vision Gallery`` of
       active consenting workers, ``find_duplicate(templates, threshold, *, exclude=None)
-      -> DuplicateMatch | None`` (another worker with this face: stop and show both).
+      -> DuplicateMatch | None`` (another worker with this face: stop and show both),
+      ``set_templates_unless_duplicate(ref, templates, threshold, *, operator) ->
+      DuplicateMatch | None`` (check and store in one write transaction: None = stored).
     * ``outbox.stats()`` — roster changes not yet acknowledged by the city.
 
     :class:`Worker` fields: worker_ref, status (active/exited), record (dict of FIELDS),

@@ -50,25 +50,49 @@ def _as_matrix(templates, dim: int | None = None) -> np.ndarray:
 def set_templates(self, worker_ref: str, templates, *, operator: str) -> int:
     """Replace the worker's templates ((k, dim) float32). Only for an active worker whose
     consent is ``granted`` (InvalidState otherwise). Returns how many are stored."""
-    from .registry import InvalidState
     key = _key(self)
     operator = self._operator(operator)
     t = _as_matrix(templates)
-    now = time.time()
     with self._tx() as c:
-        row = self._require(worker_ref, active=True)
-        if row["consent"] != "granted":
-            raise InvalidState("未取得人脸信息处理同意，不能保存人脸模板",
-                               "no recorded consent to face processing: templates cannot be stored")
-        c.execute("DELETE FROM templates WHERE worker_ref = ?", (worker_ref,))
-        c.executemany("INSERT INTO templates (worker_ref, slot, dim, blob, created_at) VALUES (?, ?, ?, ?, ?)",
-                      [(worker_ref, i, t.shape[1],
-                        key.encrypt(t[i].tobytes(), self.project_code, worker_ref, str(i)), now)
-                       for i in range(len(t))])
-        c.execute("UPDATE workers SET updated_at = ? WHERE worker_ref = ?", (now, worker_ref))
+        _store(self, c, key, worker_ref, t)
     log.info("templates stored for %s: %s (by operator)", worker_ref, len(t))
     self._notify("templates", worker_ref)
     return len(t)
+
+
+def set_templates_unless_duplicate(self, worker_ref: str, templates, threshold: float, *,
+                                   operator: str) -> DuplicateMatch | None:
+    """:meth:`find_duplicate` and :meth:`set_templates` in one write transaction: returns the
+    other worker whose face this is (nothing stored), or None once the templates are stored.
+    Two enrollments of the same face at once cannot both pass the check (the transaction is
+    ``BEGIN IMMEDIATE``, so this holds across connections and processes too)."""
+    key = _key(self)
+    operator = self._operator(operator)
+    t = _as_matrix(templates)
+    with self._tx() as c:
+        dup = _best_match(self, key, t, threshold, worker_ref)
+        if dup is None:
+            _store(self, c, key, worker_ref, t)
+    if dup is not None:
+        log.warning("templates refused for %s: the face matches another worker's record", worker_ref)
+        return dup
+    log.info("templates stored for %s: %s (by operator, duplicate-checked)", worker_ref, len(t))
+    self._notify("templates", worker_ref)
+    return None
+
+
+def _store(self, c, key, worker_ref: str, t: np.ndarray) -> None:
+    from .registry import InvalidState
+    row = self._require(worker_ref, active=True)
+    if row["consent"] != "granted":
+        raise InvalidState("未取得人脸信息处理同意，不能保存人脸模板",
+                           "no recorded consent to face processing: templates cannot be stored")
+    now = time.time()
+    c.execute("DELETE FROM templates WHERE worker_ref = ?", (worker_ref,))
+    c.executemany("INSERT INTO templates (worker_ref, slot, dim, blob, created_at) VALUES (?, ?, ?, ?, ?)",
+                  [(worker_ref, i, t.shape[1], key.encrypt(t[i].tobytes(), self.project_code, worker_ref, str(i)), now)
+                   for i in range(len(t))])
+    c.execute("UPDATE workers SET updated_at = ? WHERE worker_ref = ?", (now, worker_ref))
 
 
 def delete_templates(self, worker_ref: str, *, operator: str) -> int:
@@ -121,9 +145,12 @@ def gallery(self, dim: int = 128) -> Gallery:
 
 def find_duplicate(self, templates, threshold: float, *, exclude: str | None = None) -> DuplicateMatch | None:
     """The other active, consenting worker whose face ``templates`` show (best cosine ≥
-    ``threshold``), or None. ``exclude``: the record being edited."""
-    key = _key(self)
-    probe = _as_matrix(templates)
+    ``threshold``), or None. ``exclude``: the record being edited. To store templates only
+    when there is no such worker, use :meth:`set_templates_unless_duplicate` (atomic)."""
+    return _best_match(self, _key(self), _as_matrix(templates), threshold, exclude)
+
+
+def _best_match(self, key, probe: np.ndarray, threshold: float, exclude: str | None) -> DuplicateMatch | None:
     probe = probe / np.linalg.norm(probe, axis=1, keepdims=True)
     rows = _consenting_rows(self, exclude)
     if not rows:

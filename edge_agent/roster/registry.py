@@ -28,6 +28,8 @@ from shared_schema.idcard import mask_id_number
 
 from . import codes, outbox
 from .crypto import KEY_CHECK_PLAINTEXT, TemplateKey, TemplateKeyError
+from .chipphoto import check_chip_photo, store_chip_photo
+from .consent import ALTERNATIVES, check_alternative, write_consent  # noqa: F401  (ALTERNATIVES: re-exported)
 from .downstate import DownState
 from .model import Page, Worker
 from .schema import migrate
@@ -36,7 +38,6 @@ from .validate import FieldError, ValidationFailed, check_worker, validate_exit
 log = logging.getLogger(__name__)
 
 HEAD_IMAGE_MAX_BYTES = 50 * 1024      # the national platform's limit for a head image
-ALTERNATIVES = {"id_card_swipe": ("刷身份证并由工作人员确认", "ID card swipe, confirmed by staff")}
 UPDATABLE_EXCLUDED = ("id_type", "id_number")   # a different person is a new enrollment
 
 
@@ -187,14 +188,22 @@ class WorkerRegistry(DownState):
         return operator.strip()
 
     # ---- records -----------------------------------------------------------------------
-    def enroll(self, data: Mapping[str, Any], *, operator: str, head_image: bytes | None = None) -> Worker:
+    def enroll(self, data: Mapping[str, Any], *, operator: str, head_image: bytes | None = None,
+               consent: bool | None = None, alternative: str | None = "id_card_swipe",
+               chip_photo: bytes | None = None) -> Worker:
         """Validate and enroll; raises :class:`ValidationFailed` (every error) or
-        :class:`DuplicateWorker` (this ID is active on the project). Consent is recorded
-        separately (:meth:`record_consent`). Returns the new record (ID masked)."""
+        :class:`DuplicateWorker` (this ID is active on the project). ``consent`` (True/False)
+        records the separate face-processing decision in the same commit as the record (as
+        :meth:`record_consent` would; None: not asked yet); ``chip_photo``: the ID card's raw
+        WLT bytes, kept in the same commit. Returns the new record (ID masked)."""
         operator = self._operator(operator)
         record = check_worker(data)
         if head_image is not None:
             check_head_image(head_image)
+        if consent is not None:
+            check_alternative(bool(consent), alternative)
+        if chip_photo is not None:
+            chip_photo = check_chip_photo(chip_photo)
         now = time.time()
         ref = "W" + uuid.uuid4().hex[:20]
         row = dict(worker_ref=ref, id_type=record["id_type"], id_number=record["id_number"], name=record["name"],
@@ -210,6 +219,10 @@ class WorkerRegistry(DownState):
                 raise DuplicateWorker(dup[0])
             c.execute(f"INSERT INTO workers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                       tuple(row.values()))
+            if consent is not None:
+                write_consent(c, row, bool(consent), alternative, operator, now, bump=False)
+            if chip_photo is not None:
+                store_chip_photo(c, ref, chip_photo, now)
             self._change(c, "enroll", row, record, operator, now)
         log.info("worker enrolled: %s", ref)
         self._notify("enroll", ref)
@@ -265,37 +278,6 @@ class WorkerRegistry(DownState):
         log.info("worker exited: %s", worker_ref)
         self._notify("exit", worker_ref)
         return self.get(worker_ref)
-
-    def record_consent(self, worker_ref: str, *, granted: bool, operator: str,
-                       alternative: str | None = "id_card_swipe") -> Worker:
-        """Face-processing consent, separate from enrollment, with time and operator. A refusal
-        (or a withdrawal) deletes any stored templates and records the ``alternative`` way
-        through (:data:`ALTERNATIVES`); the worker stays enrolled."""
-        operator = self._operator(operator)
-        if not granted and alternative not in ALTERNATIVES:
-            raise ValidationFailed([FieldError("alternative", "请选择替代通行方式", "choose an alternative way through")])
-        now = time.time()
-        with self._tx() as c:
-            row = self._require(worker_ref, active=True)
-            decision = "granted" if granted else ("withdrawn" if row["consent"] == "granted" else "refused")
-            c.execute("UPDATE workers SET consent = ?, consent_at = ?, consent_operator = ?, alternative = ?, "
-                      "version = version + 1, updated_at = ? WHERE worker_ref = ?",
-                      ("granted" if granted else "refused", now, operator, None if granted else alternative, now,
-                       worker_ref))
-            c.execute("INSERT INTO consent_log (worker_ref, decision, alternative, operator, at) VALUES (?, ?, ?, ?, ?)",
-                      (worker_ref, decision, None if granted else alternative, operator, now))
-            if not granted:
-                c.execute("DELETE FROM templates WHERE worker_ref = ?", (worker_ref,))
-            row["consent"] = "granted" if granted else "refused"
-            self._change(c, "update", row, json.loads(row["record_json"]), operator, now)
-        self._notify("consent", worker_ref)
-        return self.get(worker_ref)
-
-    def consent_history(self, worker_ref: str) -> list[dict]:
-        with self._lock:
-            cur = self._conn.execute("SELECT decision, alternative, operator, at FROM consent_log "
-                                     "WHERE worker_ref = ? ORDER BY id", (worker_ref,))
-            return [dict(zip(("decision", "alternative", "operator", "at"), r)) for r in cur]
 
     def set_head_image(self, worker_ref: str, jpeg: bytes, *, operator: str) -> Worker:
         """The small head image the city gets (JPEG ≤ 50 KB, sent up as an update); ValueError otherwise."""
@@ -375,7 +357,10 @@ class WorkerRegistry(DownState):
             self._conn.close()
 
     # ---- faces (see faces.py) -------------------------------------------------------------
-    from .faces import delete_templates, find_duplicate, gallery, set_templates, templates  # noqa: E402
+    from .faces import (delete_templates, find_duplicate, gallery, set_templates,  # noqa: E402
+                        set_templates_unless_duplicate, templates)
+    from .chipphoto import chip_photo, set_chip_photo  # noqa: E402
+    from .consent import consent_history, record_consent  # noqa: E402
 
 
 def _like(text: str) -> str:

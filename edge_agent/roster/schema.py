@@ -81,7 +81,16 @@ CREATE TABLE down_log (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# version 3: the ID card chip photo's raw bytes (WLT: only the card vendor's library decodes it)
+_V3 = """
+CREATE TABLE chip_photos (
+    worker_ref TEXT PRIMARY KEY REFERENCES workers (worker_ref),
+    wlt        BLOB NOT NULL,
+    read_at    REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

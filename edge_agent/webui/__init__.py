@@ -10,7 +10,6 @@ check, separate consent, exits (退场), spreadsheet import. zh-CN first, Englis
 * :mod:`.capture`    — the capture job (quality, liveness as at the gate, templates, head image)
 * :mod:`.devices`    — camera, ID card reader, recognition backend, liveness judge (lazy)
 * :mod:`.punches`    — a worker's punches, read-only from the ledger
-* :mod:`.chipphotos` — the ID card chip photo's raw WLT bytes per worker
 * :mod:`.config`     — ``WebUIConfig`` and ``IdCardReaderSettings`` (no aiohttp import)
 * :mod:`.cli`        — ``edge-agent webui add-user NAME --role ...`` / ``list-users``
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from aiohttp import web
 
 from .accounts import Accounts
-from .chipphotos import CHIP_PHOTOS, ChipPhotos
 from .config import WebUIConfig, parse_webui_listen
 from .devices import Devices
 from .keys import ACCOUNTS, CAPTURES, CONFIG, DEVICES, JOBS, PUNCHES, REGISTRY, RENDER
@@ -31,8 +30,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def make_app(cfg: WebUIConfig, accounts: Accounts, registry, *, devices: Devices | None = None,
-             punches=None, chip_photos: ChipPhotos | None = None) -> web.Application:
-    """``chip_photos``: default, a file beside the accounts database (see :mod:`.chipphotos`)."""
+             punches=None) -> web.Application:
     # aiohttp's own cap as a backstop; body_limits refuses by Content-Length before reading
     app = web.Application(middlewares=[errors, security_headers, body_limits, sessions, csrf],
                           client_max_size=cfg.max_upload_bytes + 64 * 1024)
@@ -45,7 +43,6 @@ def make_app(cfg: WebUIConfig, accounts: Accounts, registry, *, devices: Devices
     app[JOBS] = {}
     app[CAPTURES] = {}
     app[idcard.PHOTOS] = {}
-    app[CHIP_PHOTOS] = chip_photos or ChipPhotos(accounts.path.with_name(accounts.path.stem + "-chip-photos.db"))
     for page in (auth, workers, enroll, idcard, capture, exits, imports):
         app.add_routes(page.routes())
     app.router.add_static("/static/", STATIC, follow_symlinks=False, append_version=False)

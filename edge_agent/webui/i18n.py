@@ -68,6 +68,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "worker.consent.grant": ("记录：本人同意", "Record: consents"),
     "worker.consent.refuse": ("记录：本人拒绝 / 撤回同意", "Record: refuses / withdraws"),
     "worker.consent.none": ("尚未记录", "not recorded"),
+    "consent.decision.granted": ("同意", "consented"),
+    "consent.decision.refused": ("拒绝", "refused"),
+    "consent.decision.withdrawn": ("撤回同意", "withdrew consent"),
+    "direction.in": ("进", "in"),
+    "direction.out": ("出", "out"),
     # enroll
     "enroll.title": ("登记新人员", "Enroll a worker"),
     "enroll.swipe": ("读取身份证", "Read the ID card"),

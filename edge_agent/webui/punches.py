@@ -8,9 +8,21 @@ for a page.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
+
+
+def local_time(device_time: str | None) -> str:
+    """The ledger's UTC device time as the gateway's local wall clock (what staff read on site)."""
+    try:
+        t = dt.datetime.fromisoformat(device_time)
+    except (TypeError, ValueError):
+        return device_time or ""
+    if t.tzinfo is None:
+        return device_time
+    return t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 class PunchReader:
@@ -32,6 +44,6 @@ class PunchReader:
         out = []
         for (text,) in rows:
             e = json.loads(text)
-            out.append({"seq": e.get("seq"), "time": e.get("device_time"), "gate_id": e.get("gate_id"),
+            out.append({"seq": e.get("seq"), "time": local_time(e.get("device_time")), "gate_id": e.get("gate_id"),
                         "direction": e.get("direction"), "kind": e.get("kind")})
         return out

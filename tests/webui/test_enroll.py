@@ -109,8 +109,10 @@ def test_worker_page_shows_their_punches_from_the_ledger(ui, registry, ledger_pa
         finally:
             ledger.close()
         text = await (await c.c.get(f"/workers/{ref}")).text()
-        rows = re.findall(r"<tr><td>([^<]+)</td><td>(G\d)</td><td>(in|out)</td></tr>", text)
-        assert [(g, d) for _, g, d in rows] == [("G2", "out"), ("G1", "in")]
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>(G\d)</td><td>(进|出)</td></tr>", text)
+        assert [(g, d) for _, g, d in rows] == [("G2", "出"), ("G1", "进")]
+        # the gateway's local wall clock, to the second (the ledger keeps UTC)
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", t) for t, _, _ in rows), rows
     ui(body)
 
 
@@ -179,7 +181,7 @@ def test_consent_can_be_given_later_and_withdrawn_with_a_history(ui, registry):
         assert [h["decision"] for h in registry.consent_history(ref)] == ["refused", "granted", "withdrawn"]
         assert all(h["operator"] == "officer" for h in registry.consent_history(ref))
         page = await (await c.c.get(f"/workers/{ref}")).text()
-        assert page.count("<tr><td>withdrawn</td><td>officer</td>") == 1
+        assert page.count("<tr><td>撤回同意</td><td>officer</td>") == 1
         r = await c.post(f"/workers/{ref}/consent", {"consent": "maybe"}, page=f"/workers/{ref}")
         assert r.status == 400 and "请求无效" in await r.text()
         r = await c.post("/workers/WNOPE/consent", {"consent": "granted"}, page=f"/workers/{ref}")

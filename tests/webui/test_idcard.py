@@ -6,7 +6,6 @@ import pytest
 
 from edge_agent.drivers.emulators.idcard_reader import IdCardReaderEmulator
 from edge_agent.drivers.idcard_reader import IdCardReader
-from edge_agent.webui.chipphotos import CHIP_PHOTOS
 from edge_agent.webui.devices import Devices
 
 from tests.idcard.cards import ID_A, card_a, card_b, with_id
@@ -50,7 +49,7 @@ def test_swipe_fills_the_form_and_the_chip_photo_is_kept(ui, emu, registry):
         assert r.status == 303, await r.text()
         ref = r.headers["Location"].split("/")[2]
         assert registry.get(ref, full_id=True).record["id_number"] == ID_A
-        assert c.app[CHIP_PHOTOS].get(ref) == card_a().photo          # raw WLT bytes, as read
+        assert registry.chip_photo(ref) == card_a().photo          # raw WLT bytes, as read, in the registry
         actions = [a["action"] for a in c.accounts.audit_rows()]
         assert "idcard.read" in actions
     ui(body)
@@ -73,7 +72,7 @@ def test_a_photo_reference_does_not_move_to_another_id(ui, emu, registry):
         other = {**VALID, "id_number": "65010219700101246X", "consent": "refused", "photo_ref": j["photo_ref"]}
         r = await c.post("/enroll", other, page="/enroll")
         ref = r.headers["Location"].split("/")[2]
-        assert c.app[CHIP_PHOTOS].get(ref) is None
+        assert registry.chip_photo(ref) is None
     ui(body)
 
 
@@ -144,3 +143,22 @@ def test_doctor_checks_the_reader(tmp_path, emu):
     assert row.status == "FAIL" and "SAM" in row.detail, row
     row = check_idcard_reader(cfg(f'enabled = true\nport = "{tmp_path}/ttyNONE"'))[0]
     assert row.status == "FAIL" and "does not exist" in row.detail, row
+
+
+def test_a_form_sent_back_with_errors_keeps_its_chip_photo(ui, emu, registry):
+    """Regression: the photo reference was consumed by the first submit, so after a form came
+    back with an error (here a bad phone number) the corrected submit lost the chip photo."""
+    async def body(c):
+        await c.login()
+        emu.insert(card_a())
+        j = await (await c.api("/api/idcard/read", page="/enroll")).json()
+        form = {**j["fields"], **EMPLOYMENT, "consent": "granted", "photo_ref": j["photo_ref"]}
+        r = await c.post("/enroll", {**form, "phone": "12"}, page="/enroll")
+        assert r.status == 422 and registry.search().total == 0
+        r = await c.post("/enroll", form, page="/enroll")
+        assert r.status == 303, await r.text()
+        ref = r.headers["Location"].split("/")[2]
+        assert registry.chip_photo(ref) == card_a().photo
+        w = registry.get(ref)
+        assert w.consent == "granted" and w.version == 1      # record and consent: one commit
+    ui(body)

@@ -64,11 +64,11 @@ async def preview(request: web.Request) -> web.Response:
 
 def _store(registry, operator: str, threshold: float):
     def store(ref: str, templates, head: bytes):
-        dup = registry.find_duplicate(templates, threshold, exclude=ref)
+        # check and store in one transaction: two captures of one face cannot both pass
+        dup = registry.set_templates_unless_duplicate(ref, templates, threshold, operator=operator)
         if dup is not None:
             log.warning("enrollment capture stopped: the face matches another worker's record")
             return "duplicate", dup.worker_ref
-        registry.set_templates(ref, templates, operator=operator)
         registry.set_head_image(ref, head, operator=operator)
         return "done", None
     return store

@@ -13,7 +13,7 @@ from ..forms import form_values, layout
 from ..keys import DEVICES, REGISTRY, RENDER, SESSION
 from ..middleware import audit, lang_of, require_edit
 from ..util import ref_of, run
-from .idcard import take_photo
+from .idcard import drop_photo, photo_for
 
 log = logging.getLogger(__name__)
 CONSENT_ERROR = FieldError("consent", "请选择是否同意人脸信息处理", "choose whether the worker consents to face processing")
@@ -47,17 +47,17 @@ async def enroll(request: web.Request) -> web.Response:
         _, errors = await run(validate_worker, values)
         return _page(request, shown, [*errors, CONSENT_ERROR], 422)
     registry, operator = request.app[REGISTRY], request[SESSION].username
+    id_number = values.get("id_number", "").strip().upper()
+    photo = photo_for(request.app, photo_ref, id_number)
     try:
-        worker = await run(registry.enroll, values, operator=operator)
+        # record, consent decision and chip photo: one commit, never an enrollment without its consent
+        worker = await run(registry.enroll, values, operator=operator, consent=consent == "granted",
+                           chip_photo=photo)
     except ValidationFailed as exc:
         return _page(request, shown, exc.errors, 422)
-    await run(registry.record_consent, worker.worker_ref, granted=consent == "granted", operator=operator)
-    await audit(request, "worker.enroll", worker.worker_ref, f"consent={consent}")
-    full = await run(registry.get, worker.worker_ref, full_id=True)
-    photo = take_photo(request.app, photo_ref, full.record["id_number"])
     if photo is not None:
-        from ..chipphotos import CHIP_PHOTOS
-        await run(request.app[CHIP_PHOTOS].put, worker.worker_ref, photo)
+        drop_photo(request.app, photo_ref)
+    await audit(request, "worker.enroll", worker.worker_ref, f"consent={consent}")
     target = f"/workers/{worker.worker_ref}/capture" if consent == "granted" else f"/workers/{worker.worker_ref}"
     raise web.HTTPSeeOther(target)
 

@@ -66,13 +66,17 @@ async def read_card(request: web.Request) -> web.Response:
                               "photo_ref": ref, "expired": record.is_expired()})
 
 
-def take_photo(app: web.Application, ref: str, id_number: str) -> bytes | None:
-    """The chip photo read under ``ref``, if it belongs to ``id_number`` (once)."""
+def photo_for(app: web.Application, ref: str, id_number: str) -> bytes | None:
+    """The chip photo read under ``ref``, if it belongs to ``id_number`` (kept until
+    :func:`drop_photo`, so a form sent back with errors keeps its photo)."""
     entry = app[PHOTOS].get(ref) if ref else None
     if entry is None or entry[2] != id_number or entry[0] < time.monotonic():
         return None
-    del app[PHOTOS][ref]
     return entry[1]
+
+
+def drop_photo(app: web.Application, ref: str) -> None:
+    app[PHOTOS].pop(ref, None)
 
 
 def routes() -> list:
