@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from .supervision import _ATTENDANCE_SQL
+
 PAYROLL_FIELDS = ("id_type", "id_masked", "corp_code", "team_code", "days", "work_hours", "total_pay_cents",
                   "actual_pay_cents", "payroll_card_last4", "payroll_bank_code", "pay_card_last4",
                   "pay_bank_code", "is_back_pay", "balance_date", "back_pay_month", "third_code")
@@ -18,6 +20,9 @@ IMPORT_COLS = ("import_id, project_code, source, format, sha256, rows_total, row
                "unchanged, operator, imported_at")
 EVENT_COLS = "event_id, project_code, corp_code, kind, occurred_on, score, detail, operator, created_at"
 _CHUNK = 500
+# the project's punches of _ATTENDANCE_SQL, for several projects at once (project_code added)
+_ATTENDANCE_MANY = _ATTENDANCE_SQL.replace("SELECT ", "SELECT p.project_code, ", 1).replace(
+    "p.project_code = ?", "p.project_code IN ({codes})")
 
 
 def _same(stored: dict, new: dict) -> bool:
@@ -38,7 +43,7 @@ def _payroll(row: dict) -> dict:
 
 
 class WageQueries:
-    """Needs ``self._read``, ``self._write``, ``self._q`` and ``self._x``."""
+    """Needs ``self._read``, ``self._write``, ``self._q``, ``self._x`` and ``self._xm``."""
 
     # ---- payroll -------------------------------------------------------------------------
     def upsert_payroll(self, project_code: str, rows: list[dict], meta: dict, now: float) -> dict:
@@ -83,6 +88,27 @@ class WageQueries:
             f"SELECT {PAYROLL_COLS} FROM payroll_records WHERE project_code = ? AND pay_month >= ? "
             "AND pay_month <= ? ORDER BY pay_month, corp_code, id_hash", (project_code, first_month, last_month))]
 
+    def payroll_records_many(self, project_codes, first_month: str, last_month: str) -> list[dict]:
+        """:meth:`payroll_records` of several projects in one query per :data:`_CHUNK` projects
+        (each project's rows in the same order)."""
+        codes, out = sorted(set(project_codes)), []
+        for i in range(0, len(codes), _CHUNK):
+            part = codes[i:i + _CHUNK]
+            out += [_payroll(r) for r in self._read(
+                f"SELECT {PAYROLL_COLS} FROM payroll_records WHERE project_code IN ({', '.join('?' * len(part))}) "
+                "AND pay_month >= ? AND pay_month <= ? ORDER BY project_code, pay_month, corp_code, id_hash",
+                (*part, first_month, last_month))]
+        return out
+
+    def attendance_punches_many(self, project_codes, first_date: str, last_date: str) -> list[dict]:
+        """:meth:`attendance_punches` of several projects (rows carry ``project_code``). Unordered."""
+        codes, out = sorted(set(project_codes)), []
+        for i in range(0, len(codes), _CHUNK):
+            part = codes[i:i + _CHUNK]
+            out += self._read(_ATTENDANCE_MANY.format(codes=", ".join("?" * len(part))),
+                              (*part, first_date, last_date))
+        return out
+
     def payroll_imports(self, project_code: str, limit: int = 100) -> list[dict]:
         return self._read(f"SELECT {IMPORT_COLS} FROM payroll_imports WHERE project_code = ? "
                           "ORDER BY import_id DESC LIMIT ?", (project_code, limit))
@@ -107,6 +133,16 @@ class WageQueries:
                           "AND occurred_on >= ? AND occurred_on <= ? ORDER BY occurred_on, event_id",
                           (project_code, first_date, last_date))
 
+    def service_events_many(self, project_codes, first_date: str, last_date: str) -> list[dict]:
+        """:meth:`service_events` of several projects (each project's rows in the same order)."""
+        codes, out = sorted(set(project_codes)), []
+        for i in range(0, len(codes), _CHUNK):
+            part = codes[i:i + _CHUNK]
+            out += self._read(f"SELECT {EVENT_COLS} FROM wage_service_events WHERE project_code IN "
+                              f"({', '.join('?' * len(part))}) AND occurred_on >= ? AND occurred_on <= ? "
+                              "ORDER BY project_code, occurred_on, event_id", (*part, first_date, last_date))
+        return out
+
     # ---- month facts (the trend series) --------------------------------------------------
     def put_wage_facts(self, project_code: str, month: str, facts: dict, now: float) -> None:
         text = json.dumps(facts, ensure_ascii=False, sort_keys=True)
@@ -114,6 +150,16 @@ class WageQueries:
             self._x(cur, "DELETE FROM wage_risk_months WHERE project_code = ? AND month = ?", (project_code, month))
             self._x(cur, "INSERT INTO wage_risk_months (project_code, month, facts, computed_at) VALUES (?, ?, ?, ?)",
                     (project_code, month, text, now))
+
+    def put_wage_facts_many(self, rows, now: float) -> None:
+        """:meth:`put_wage_facts` of many ``(project_code, month, facts)`` in one transaction."""
+        rows = list(rows)
+        with self._write() as cur:
+            self._xm(cur, "DELETE FROM wage_risk_months WHERE project_code = ? AND month = ?",
+                     [(code, month) for code, month, _ in rows])
+            self._xm(cur, "INSERT INTO wage_risk_months (project_code, month, facts, computed_at) VALUES (?, ?, ?, ?)",
+                     [(code, month, json.dumps(facts, ensure_ascii=False, sort_keys=True), now)
+                      for code, month, facts in rows])
 
     def wage_facts(self, first_month: str, last_month: str, project_codes=None) -> list[dict]:
         """Stored month facts ``{"project_code", "month", "facts", "computed_at"}`` in the range,

@@ -46,76 +46,31 @@ import datetime as _dt
 import hashlib
 import itertools
 import math
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
 
-from shared_schema.wire import field, parse_utc
+from shared_schema.wire import parse_utc
 
+from .anomaly_rules import (  # re-exported: the rules' ids and config live there
+    ANOMALY_RULE_IDS,
+    DEFAULT_ANOMALY_RULES,
+    IMPOSSIBLE_TRAVEL,
+    LIVENESS_SPIKE,
+    MANUAL_SHARE,
+    MULTI_PROJECT_DAY,
+    OFF_ROSTER_PUNCH,
+    PUNCH_BURST,
+    AnomalyRules,
+)
 from .roster import RosterEntry
 from .rules import DEFAULT_RULES
 
-IMPOSSIBLE_TRAVEL, MULTI_PROJECT_DAY, PUNCH_BURST = "impossible_travel", "multi_project_day", "punch_burst"
-OFF_ROSTER_PUNCH, MANUAL_SHARE, LIVENESS_SPIKE = "off_roster_punch", "manual_share", "liveness_spike"
-ANOMALY_RULE_IDS = (IMPOSSIBLE_TRAVEL, MULTI_PROJECT_DAY, PUNCH_BURST, OFF_ROSTER_PUNCH, MANUAL_SHARE,
-                    LIVENESS_SPIKE)
 # What an evidence entry carries (never an ID number; face data never reaches the receiver).
 REF_FIELDS = ("gateway_id", "seq", "type", "project_code", "gate_id", "device_time", "direction", "worker_ref",
               "kind", "snapshot_ref", "match_score", "liveness_score", "liveness_cue", "reject_reason",
               "manual_reason", "operator", "passage")
-_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
 EARTH_RADIUS_KM = 6371.0088
-
-
-@dataclass(frozen=True)
-class AnomalyRules:
-    """``[receiver.anomalies]``: thresholds of the abnormal-attendance rules (module doc)."""
-
-    max_speed_kmh: float = field(default=60.0, min=1.0, max=1000.0,
-                                 doc="impossible travel: faster than this between two sites (km/h)")
-    min_distance_km: float = field(default=1.0, min=0.0, max=1000.0,
-                                   doc="impossible travel: sites closer than this never count (km)")
-    burst_min_punches: int = field(default=20, min=2, max=10000,
-                                   doc="punch burst: at least this many punches on one gate ...")
-    burst_window_s: float = field(default=60.0, min=1.0, max=3600.0, doc="... within this many seconds")
-    shift_change_windows: list[str] = field(default=("06:30-08:30", "17:00-19:00"), max_items=12,
-                                            doc="local HH:MM-HH:MM windows where bursts are normal")
-    manual_share_max: float = field(default=0.2, min=0.0, max=1.0,
-                                    doc="manual share: manual punches above this share of a day's punches ...")
-    manual_min_punches: int = field(default=10, min=1, max=100000,
-                                    doc="... of a project or team with at least this many punches that day")
-    liveness_reason_prefix: str = field(default="liveness", pattern=r"^[a-z_]{1,32}$",
-                                        doc="a rejected attempt whose reject_reason starts with this is a "
-                                            "liveness failure")
-    liveness_min_count: int = field(default=5, min=1, max=100000,
-                                    doc="liveness spike: at least this many failures at a gate in one hour ...")
-    liveness_spike_factor: float = field(default=3.0, min=1.0, max=1000.0,
-                                         doc="... and at least this many times the gate's hourly baseline")
-    baseline_days: int = field(default=7, min=0, max=60,
-                               doc="days before the queried range that also feed the liveness baseline")
-    max_range_days: int = field(default=31, min=1, max=366, doc="longest date range one query may ask for")
-    max_evidence: int = field(default=200, min=10, max=10000,
-                              doc="evidence entries kept per finding (evidence_total says how many there were)")
-
-    def __post_init__(self):
-        for w in self.shift_change_windows:
-            m = _WINDOW_RE.fullmatch(w) if isinstance(w, str) else None
-            if m is None or w[:5] >= w[6:]:
-                raise ValueError(f"shift_change_windows: {w!r} is not HH:MM-HH:MM (start before end)")
-
-    def shift_windows(self) -> list[tuple[int, int]]:
-        """[(start, end)] in minutes after local midnight, both ends included."""
-        return [(int(w[:2]) * 60 + int(w[3:5]), int(w[6:8]) * 60 + int(w[9:11])) for w in self.shift_change_windows]
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["shift_change_windows"] = list(self.shift_change_windows)
-        return d
-
-
-DEFAULT_ANOMALY_RULES = AnomalyRules()
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -136,6 +91,41 @@ def _evidence(entries: Iterable[Mapping], cap: int) -> dict:
 
 def local_dt(device_time: str, tz: _dt.tzinfo) -> _dt.datetime:
     return parse_utc(device_time).astimezone(tz)
+
+
+class _Times:
+    """Each device time parsed once per :func:`detect` call, shared by the detectors (a city day
+    is half a million rows; parsing was most of the detectors' time):
+    ``times(device_time)`` → (UTC datetime, UTC timestamp, local datetime, local day ISO)."""
+
+    __slots__ = ("_memo", "tz")
+
+    def __init__(self, tz: _dt.tzinfo):
+        self.tz, self._memo = tz, {}
+
+    def __call__(self, device_time: str) -> tuple[_dt.datetime, float, _dt.datetime, str]:
+        t = self._memo.get(device_time)
+        if t is None:
+            utc = parse_utc(device_time)
+            loc = utc.astimezone(self.tz)
+            t = self._memo[device_time] = (utc, utc.timestamp(), loc, loc.date().isoformat())
+        return t
+
+
+class _People:
+    """:func:`person_key` memoised per (project, worker_ref) for one :func:`detect` call."""
+
+    __slots__ = ("_memo", "roster")
+
+    def __init__(self, roster: Mapping):
+        self.roster, self._memo = roster, {}
+
+    def __call__(self, e: Mapping) -> str:
+        k = (e["project_code"], e["worker_ref"])
+        p = self._memo.get(k)
+        if p is None:
+            p = self._memo[k] = person_key(e, self.roster)
+        return p
 
 
 def haversine_km(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
@@ -160,13 +150,15 @@ def _punches(entries: Iterable[Mapping]) -> list[Mapping]:
 # ---- detectors -------------------------------------------------------------------------------
 
 def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mapping[str, tuple[float, float] | None],
-                      rules: AnomalyRules, tz: _dt.tzinfo) -> tuple[list[dict], list[str]]:
+                      rules: AnomalyRules, tz: _dt.tzinfo, *, times: _Times | None = None,
+                      people: _People | None = None) -> tuple[list[dict], list[str]]:
     """→ (findings, projects skipped for lack of coordinates). One finding per person, day and
     pair of projects, with the fastest violating pair of consecutive punches as evidence."""
+    times, people = times or _Times(tz), people or _People(roster)
     by_person: dict[str, list] = defaultdict(list)
     skipped: set[str] = set()
     for e in _punches(entries):
-        by_person[person_key(e, roster)].append(e)
+        by_person[people(e)].append(e)
     best: dict[tuple, dict] = {}
     for rows in by_person.values():
         rows.sort(key=_key)
@@ -181,12 +173,13 @@ def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mappi
             km = haversine_km(ca[0], ca[1], cb[0], cb[1])
             if km < rules.min_distance_km:
                 continue
-            hours = (parse_utc(b["device_time"]) - parse_utc(a["device_time"])).total_seconds() / 3600.0
+            tb = times(b["device_time"])
+            hours = (tb[0] - times(a["device_time"])[0]).total_seconds() / 3600.0
             needed = math.inf if hours <= 0 else km / hours
             if needed <= rules.max_speed_kmh:
                 continue
-            day = local_dt(b["device_time"], tz).date().isoformat()
-            k = (person_key(b, roster), day, tuple(sorted((pa, pb))))
+            day = tb[3]
+            k = (people(b), day, tuple(sorted((pa, pb))))
             cur = best.get(k)
             if cur is None or needed > cur["speed_kmh"] or (needed == cur["speed_kmh"] and _key(a) < _key(cur["_a"])):
                 best[k] = {"rule": IMPOSSIBLE_TRAVEL, "project_code": pb, "projects": sorted((pa, pb)),
@@ -206,13 +199,13 @@ def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mappi
 
 
 def multi_project_day(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
-                      tz: _dt.tzinfo) -> list[dict]:
+                      tz: _dt.tzinfo, *, times: _Times | None = None, people: _People | None = None) -> list[dict]:
     """One finding per person and day with punches at two or more projects; evidence: the first
     and the last punch at each project."""
+    times, people = times or _Times(tz), people or _People(roster)
     days: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for e in _punches(entries):
-        day = local_dt(e["device_time"], tz).date().isoformat()
-        days[(person_key(e, roster), day)][e["project_code"]].append(e)
+        days[(people(e), times(e["device_time"])[3])][e["project_code"]].append(e)
     out = []
     for (person, day), projects in sorted(days.items()):
         if len(projects) < 2:
@@ -236,19 +229,21 @@ def _in_windows(t: _dt.datetime, windows: list[tuple[int, int]]) -> bool:
     return any(a <= m <= b for a, b in windows)
 
 
-def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo) -> list[dict]:
+def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo, *,
+                 times: _Times | None = None) -> list[dict]:
     """Maximal bursts per gate: punches outside the shift-change windows, each in some window of
     ``burst_window_s`` holding ``burst_min_punches`` of them; overlapping windows merge."""
+    times = times or _Times(tz)
     windows = rules.shift_windows()
     gates: dict[tuple[str, str], list] = defaultdict(list)
     for e in _punches(entries):
-        if not _in_windows(local_dt(e["device_time"], tz), windows):
+        if not _in_windows(times(e["device_time"])[2], windows):
             gates[(e["gateway_id"], e["gate_id"])].append(e)
     out = []
     n, span = rules.burst_min_punches, rules.burst_window_s
     for (gw, gate), rows in sorted(gates.items()):
         rows.sort(key=_key)
-        ts = [parse_utc(r["device_time"]).timestamp() for r in rows]
+        ts = [times(r["device_time"])[1] for r in rows]
         flagged = [False] * len(rows)
         for i in range(len(rows) - n + 1):          # window rows[i..i+n-1] spans <= burst_window_s
             if ts[i + n - 1] - ts[i] <= span:
@@ -263,7 +258,7 @@ def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo
             while j + 1 < len(rows) and flagged[j + 1] and ts[j + 1] - ts[j] <= span:
                 j += 1
             burst = rows[i:j + 1]
-            start, end = local_dt(burst[0]["device_time"], tz), local_dt(burst[-1]["device_time"], tz)
+            start, end = times(burst[0]["device_time"])[2], times(burst[-1]["device_time"])[2]
             out.append({"rule": PUNCH_BURST, "project_code": burst[0]["project_code"],
                         "projects": [burst[0]["project_code"]], "gateway_id": gw, "gate_id": gate,
                         "day": start.date().isoformat(), "start": start.isoformat(), "end": end.isoformat(),
@@ -274,12 +269,13 @@ def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo
 
 
 def off_roster_punches(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
-                       tz: _dt.tzinfo) -> list[dict]:
+                       tz: _dt.tzinfo, *, times: _Times | None = None) -> list[dict]:
     """Per project, worker and day: punches by someone not on the roster (``unknown``) or after
     their exit date (``exited``). Before-entry punches are not flagged (entry dates are often late)."""
+    times = times or _Times(tz)
     groups: dict[tuple[str, str, str], list] = defaultdict(list)
     for e in _punches(entries):
-        groups[(e["project_code"], e["worker_ref"], local_dt(e["device_time"], tz).date().isoformat())].append(e)
+        groups[(e["project_code"], e["worker_ref"], times(e["device_time"])[3])].append(e)
     out = []
     for (code, wref, day), rows in sorted(groups.items()):
         m = roster.get((code, wref))
@@ -297,11 +293,13 @@ def off_roster_punches(entries: Iterable[Mapping], roster: Mapping, rules: Anoma
     return out
 
 
-def manual_shares(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules, tz: _dt.tzinfo) -> list[dict]:
+def manual_shares(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules, tz: _dt.tzinfo, *,
+                  times: _Times | None = None) -> list[dict]:
     """Per project and day, and per team and day: manual share above the limit (evidence: the manual punches)."""
+    times = times or _Times(tz)
     groups: dict[tuple, list] = defaultdict(list)
     for e in _punches(entries):
-        day = local_dt(e["device_time"], tz).date().isoformat()
+        day = times(e["device_time"])[3]
         m = roster.get((e["project_code"], e["worker_ref"]))
         groups[(e["project_code"], day, "project", None, None)].append(e)
         if m is not None:
@@ -366,9 +364,12 @@ def detect(entries: list[Mapping], roster: Mapping[tuple[str, str], RosterEntry]
            rules: AnomalyRules, tz: _dt.tzinfo, first: str, last: str) -> dict:
     """Every rule over ``entries`` (punches and rejected attempts); findings whose ``day`` is
     outside ``first..last`` are dropped (the query may be wider). → ``{"findings", "skipped"}``."""
-    travel, no_coords = impossible_travel(entries, roster, coords, rules, tz)
-    findings = (travel + multi_project_day(entries, roster, rules, tz) + punch_bursts(entries, rules, tz)
-                + off_roster_punches(entries, roster, rules, tz) + manual_shares(entries, roster, rules, tz)
+    times, people, punches = _Times(tz), _People(roster), _punches(entries)
+    travel, no_coords = impossible_travel(punches, roster, coords, rules, tz, times=times, people=people)
+    findings = (travel + multi_project_day(punches, roster, rules, tz, times=times, people=people)
+                + punch_bursts(punches, rules, tz, times=times)
+                + off_roster_punches(punches, roster, rules, tz, times=times)
+                + manual_shares(punches, roster, rules, tz, times=times)
                 + liveness_spikes(entries, hour_counts, rules, tz))
     findings = [f for f in findings if first <= f["day"] <= last]
     findings.sort(key=lambda f: (f["day"], ANOMALY_RULE_IDS.index(f["rule"]), f["project_code"],

@@ -36,10 +36,12 @@ from dataclasses import asdict, dataclass
 from shared_schema.idcard import mask_id_number
 from shared_schema.wire import field
 
+from .attendance import month_days, punches_by_worker_day, worker_day
 from .hooks import IntervalHook
 from .payroll_import import id_hash
+from .roster import RosterEntry, current_roster
 from .rules import DEFAULT_RULES, AttendanceRules
-from .service import month_with_roster
+from .service import _query_range
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +101,40 @@ def _worker(m, ref: str | None = None) -> dict:
             "company_code": m.company_code, "team_code": m.team_code}
 
 
+def attended_days(store, project_code: str, month: str, attendance: AttendanceRules,
+                  roster: list[RosterEntry]) -> dict[str, int]:
+    """→ {worker_ref: days present} of the ``roster`` workers present at least one day of the month.
+
+    :func:`~.attendance.project_month`'s days present, from the same per-day judgement
+    (:func:`~.attendance.worker_day` of a worker on the roster that day), evaluated only for
+    the worker-days with punches: a day without any is never present, and workers with no
+    day present (zeros in the month report) change no wage figure. A big roster's month, mostly
+    empty worker-days, costs a fraction of the full report."""
+    days = set(month_days(month))
+    grouped = punches_by_worker_day(
+        store.attendance_punches(project_code, *_query_range(min(days), max(days), attendance)), attendance)
+    members = {m.worker_ref: m for m in roster}
+    out: dict[str, int] = {}
+    for (ref, date), punches in grouped.items():
+        m = members.get(ref)
+        if date in days and m is not None and m.active_on(date) and worker_day(ref, date, punches, attendance).present:
+            out[ref] = out.get(ref, 0) + 1
+    return out
+
+
+def roster_people(store, project_code: str, attendance: AttendanceRules) -> tuple[list, dict, dict]:
+    """The project's current roster: (entries, by worker_ref, by payroll ID hash)."""
+    entries = current_roster(store, project_code, attendance)
+    roster = {m.worker_ref: m for m in entries}
+    return entries, roster, {id_hash(m.id_type, m.id_number): m for m in roster.values()}
+
+
 def month_facts(store, project_code: str, month: str, today: str, rules: WageRiskRules = DEFAULT_WAGE_RULES,
-                attendance: AttendanceRules = DEFAULT_RULES) -> dict:
-    """The month's wage figures of one project (JSON-ready; ID numbers masked)."""
-    report, roster = month_with_roster(store, project_code, month, attendance)
-    by_hash = {id_hash(m.id_type, m.id_number): m for m in roster.values()}
-    attended = {w["worker_ref"]: w["days_present"] for w in report["workers"] if w["on_roster"]}
+                attendance: AttendanceRules = DEFAULT_RULES, *, people: tuple | None = None) -> dict:
+    """The month's wage figures of one project (JSON-ready; ID numbers masked). ``people``:
+    :func:`roster_people` of the project if already built (the city pass reuses it across months)."""
+    entries, roster, by_hash = people or roster_people(store, project_code, attendance)
+    attended = attended_days(store, project_code, month, attendance, entries)
     pay = store.payroll_records(project_code, month, add_months(month, 1))
     this = [p for p in pay if p["pay_month"] == month]
     tol_days, tol_cents = rules.days_tolerance, round(rules.amount_tolerance * 100)
@@ -172,6 +202,83 @@ def month_facts(store, project_code: str, month: str, today: str, rules: WageRis
     }
 
 
+class _MonthReads:
+    """The store as :func:`month_facts` sees it for one month and a chunk of projects, its
+    per-project reads (project, roster, punches, payroll, service events) served from one bulk
+    query each for the chunk: the same rows in the same order, so the facts are the same.
+    Anything else (another range) goes to the store."""
+
+    def __init__(self, store, projects: dict, rosters: dict, codes: list[str], month: str,
+                 attendance: AttendanceRules):
+        self._store, self._projects, self._rosters = store, projects, rosters
+        days = month_days(month)
+        self._punch_range = _query_range(days[0], days[-1], attendance)
+        self._pay_range = (month, add_months(month, 1))
+        self._event_range = (days[0], days[-1])
+        self._punches = self._group(store.attendance_punches_many(codes, *self._punch_range), drop=True)
+        self._pay = self._group(store.payroll_records_many(codes, *self._pay_range))
+        self._events = self._group(store.service_events_many(codes, *self._event_range))
+
+    @staticmethod
+    def _group(rows, drop: bool = False) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for r in rows:
+            out.setdefault(r.pop("project_code") if drop else r["project_code"], []).append(r)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def get_project(self, code):
+        return self._projects[code] if code in self._projects else self._store.get_project(code)
+
+    def roster(self, code):
+        return self._rosters.get(code, []) if code in self._projects else self._store.roster(code)
+
+    def attendance_punches(self, code, first, last):
+        if code not in self._projects or (first, last) != self._punch_range:
+            return self._store.attendance_punches(code, first, last)
+        return self._punches.get(code, [])
+
+    def payroll_records(self, code, first, last):
+        if code not in self._projects or (first, last) != self._pay_range:
+            return self._store.payroll_records(code, first, last)
+        return self._pay.get(code, [])
+
+    def service_events(self, code, first, last):
+        if code not in self._projects or (first, last) != self._event_range:
+            return self._store.service_events(code, first, last)
+        return self._events.get(code, [])
+
+
+CITY_CHUNK = 100   # projects whose month of punches is loaded at once (memory: ~3,000 punches each)
+
+
+def city_month_facts(store, months: list[str], today: str, rules: WageRiskRules = DEFAULT_WAGE_RULES,
+                     attendance: AttendanceRules = DEFAULT_RULES, projects=None):
+    """:func:`month_facts` of every project (or ``projects``) and month, read in bulk: per month
+    and :data:`CITY_CHUNK` projects one query each for punches, payroll and service events, and
+    one roster query for the city. Yields ``(project_code, month, facts)``."""
+    listed = {p["project_code"]: p for p in store.list_projects()}
+    codes = sorted(listed if projects is None else projects)
+    wanted = set(codes)
+    rosters: dict[str, list] = {}
+    for r in sorted(store.all_rosters(), key=lambda r: r["worker_ref"]):
+        if r["project_code"] in wanted:
+            rosters.setdefault(r["project_code"], []).append(r)
+    known = [c for c in codes if c in listed]
+    people: dict[str, tuple] = {}
+    for month in months:
+        for i in range(0, len(codes), CITY_CHUNK):
+            chunk = codes[i:i + CITY_CHUNK]
+            reads = _MonthReads(store, {c: listed[c] for c in chunk if c in listed}, rosters,
+                                [c for c in chunk if c in known], month, attendance)
+            for code in chunk:
+                if code not in people:
+                    people[code] = roster_people(reads, code, attendance)
+                yield code, month, month_facts(reads, code, month, today, rules, attendance, people=people[code])
+
+
 def _project_findings(code: str, rows: list[dict], current: str, rules: WageRiskRules, found: dict) -> None:
     """Warnings from a project's stored month facts (``rows``, by month)."""
     for r in rows:
@@ -218,9 +325,13 @@ def evaluate_wage_risk(store, today: str, *, now: float | None = None, rules: Wa
     current = today[:7]
     codes = sorted(projects) if projects is not None else [p["project_code"] for p in store.list_projects()]
     months = [add_months(current, -i) for i in range(rules.lookback_months - 1, -1, -1)]
-    for code in codes:
-        for month in months:
-            store.put_wage_facts(code, month, month_facts(store, code, month, today, rules, attendance), now)
+    batch: list = []
+    for row in city_month_facts(store, months, today, rules, attendance, codes):
+        batch.append(row)
+        if len(batch) >= CITY_CHUNK:
+            store.put_wage_facts_many(batch, now)
+            batch = []
+    store.put_wage_facts_many(batch, now)
     found: dict = {}
     stored = store.wage_facts("0000-01", current, None if projects is None else codes)
     by_project: dict[str, list] = {}
@@ -283,5 +394,5 @@ class WageRiskHook(IntervalHook):
         return evaluate_wage_risk(self.store, today, now=now, rules=self.rules, attendance=self.attendance)
 
 
-__all__ = ["DEFAULT_WAGE_RULES", "MODULES", "WAGE_RULE_IDS", "WageRiskHook", "WageRiskRules", "evaluate_wage_risk",
-           "month_facts", "trend"]
+__all__ = ["DEFAULT_WAGE_RULES", "MODULES", "WAGE_RULE_IDS", "WageRiskHook", "WageRiskRules", "city_month_facts",
+           "evaluate_wage_risk", "month_facts", "trend"]
