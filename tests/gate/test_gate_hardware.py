@@ -10,52 +10,14 @@ import time
 
 import pytest
 
-from edge_agent.config import GateConfig, GateTimingConfig
-from edge_agent.drivers import open_turnstile
+from edge_agent.config import GateTimingConfig
 from edge_agent.drivers.emulators.modbus_relay import ModbusRelayEmulator
 from edge_agent.drivers.emulators.usb_relay import UsbRelayEmulator
-from edge_agent.feedback import MemoryFeedback
-from edge_agent.gate import GateRecorder
-from edge_agent.gate_controller import GateController, GateControllers
-from edge_agent.ledger import PunchLedger
-from gate_helpers import punch
+from gate_helpers import HwRig, punch, wait
 
 TIMING = GateTimingConfig(passage_window_s=1.0, tailgate_window_s=0.3, door_held_s=30.0,
                           fault_clear_s=0.2, open_timeout_s=5.0, poll_interval_s=0.02)
 FAST = {"timeout_ms": 100, "retries": 2, "reconnect_interval_s": 0.05, "pulse_ms": 100}
-
-
-def wait(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-class HwRig:
-    def __init__(self, tmp_path, turnstile_cfg):
-        self.ledger = PunchLedger(tmp_path / "ledger.db", "GW-T1", "P-TEST")
-        self.turnstile = open_turnstile(turnstile_cfg)
-        self.gates = GateControllers()
-        self.recorder = GateRecorder(self.ledger, self.gates.open)
-        self.commit_times: dict[int, float] = {}
-        self.recorder.on_committed(lambda e: self.commit_times.setdefault(e.seq, time.monotonic()))
-        self.feedback = MemoryFeedback()
-        self.gate = GateController(GateConfig("G1", "both", "T1"), self.recorder, self.turnstile, TIMING,
-                                   self.feedback)
-        self.gates["G1"] = self.gate
-        self.gate.start()
-
-    def events(self, kind=None):
-        return [e for e in self.ledger.entries() if e.type == "gate_event"
-                and (kind is None or e.event_kind == kind)]
-
-    def close(self):
-        self.gate.stop()
-        self.turnstile.close()
-        self.ledger.close()
 
 
 @pytest.fixture
@@ -68,7 +30,7 @@ def modbus_emu(tmp_path):
 
 @pytest.fixture
 def modbus_gate(tmp_path, modbus_emu):
-    r = HwRig(tmp_path, {"id": "T1", "type": "modbus_rtu", "port": modbus_emu.port, **FAST})
+    r = HwRig(tmp_path, {"id": "T1", "type": "modbus_rtu", "port": modbus_emu.port, **FAST}, TIMING)
     assert wait(lambda: r.turnstile.health().state == "ok" and r.gate.fault is None)
     yield r
     r.close()
@@ -130,7 +92,7 @@ def test_usb_relay_has_no_passage_confirmation_so_no_not_passed(tmp_path):
     a not_passed (or a passage) for it."""
     with UsbRelayEmulator(tmp_path / "ttyLCUS", channels=2) as emu:
         r = HwRig(tmp_path, {"id": "T1", "type": "usb_relay", "port": emu.port, "retries": 2,
-                             "reconnect_interval_s": 0.05, "pulse_ms": 100})
+                             "reconnect_interval_s": 0.05, "pulse_ms": 100}, TIMING)
         try:
             assert wait(lambda: r.turnstile.health().state == "ok")
             assert not r.gate.passage_confirmation

@@ -11,31 +11,19 @@ import time
 
 import pytest
 
-from edge_agent.config import GateConfig, GateTimingConfig
+from edge_agent.config import GateTimingConfig
 from edge_agent.drivers import TurnstileInputs, open_turnstile
 from edge_agent.drivers.config import decode_turnstile
 from edge_agent.drivers.emulators.modbus_relay import ModbusRelayEmulator
-from edge_agent.feedback import MemoryFeedback
-from edge_agent.gate import GateRecorder
-from edge_agent.gate_controller import GateController, GateControllers, GateState
+from edge_agent.gate_controller import GateState
 from edge_agent.gate_release import FIRE_OPERATOR
-from edge_agent.ledger import PunchLedger
-from gate_helpers import punch
+from gate_helpers import HwRig, punch, wait
 from shared_schema.wire import DecodeError
 
 TIMING = GateTimingConfig(passage_window_s=1.0, tailgate_window_s=0.3, door_held_s=0.5,
                           fault_clear_s=0.2, open_timeout_s=5.0, poll_interval_s=0.02, fire_clear_s=0.3)
 FAST = {"timeout_ms": 100, "retries": 1, "reconnect_interval_s": 0.05, "pulse_ms": 100}
 FIRE = 3          # discrete input wired to the fire panel (NO contact: closed = alarm)
-
-
-def wait(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class CoilDeafEmulator(ModbusRelayEmulator):
@@ -49,29 +37,9 @@ class CoilDeafEmulator(ModbusRelayEmulator):
         return super()._execute(pdu, t)
 
 
-class FireRig:
-    def __init__(self, tmp_path, port, **over):
-        self.ledger = PunchLedger(tmp_path / "ledger.db", "GW-T1", "P-TEST")
-        self.turnstile = open_turnstile({"id": "T1", "type": "modbus_rtu", "port": port, **FAST,
-                                         "input_fire": FIRE, "fire_contact": "no", **over})
-        self.gates = GateControllers()
-        self.recorder = GateRecorder(self.ledger, self.gates.open)
-        self.commit_times: dict[int, float] = {}
-        self.recorder.on_committed(lambda e: self.commit_times.setdefault(e.seq, time.monotonic()))
-        self.feedback = MemoryFeedback()
-        self.gate = GateController(GateConfig("G1", "both", "T1"), self.recorder, self.turnstile, TIMING,
-                                   self.feedback)
-        self.gates["G1"] = self.gate
-        self.gate.start()
-
-    def events(self, kind=None):
-        return [e for e in self.ledger.entries() if e.type == "gate_event"
-                and (kind is None or e.event_kind == kind)]
-
-    def close(self):
-        self.gate.stop()
-        self.turnstile.close()
-        self.ledger.close()
+def fire_rig(tmp_path, port, **over) -> HwRig:
+    return HwRig(tmp_path, {"id": "T1", "type": "modbus_rtu", "port": port, **FAST,
+                            "input_fire": FIRE, "fire_contact": "no", **over}, TIMING)
 
 
 @pytest.fixture
@@ -84,7 +52,7 @@ def emu(tmp_path):
 
 @pytest.fixture
 def fire_gate(tmp_path, emu):
-    r = FireRig(tmp_path, emu.port)
+    r = fire_rig(tmp_path, emu.port)
     assert wait(lambda: r.turnstile.health().state == "ok" and r.gate.fault is None)
     yield r
     r.close()
@@ -231,7 +199,7 @@ def test_supervisor_release_during_fire_is_recorded_and_keeps_the_hold(fire_gate
 
 def test_fire_release_commit_fails_gate_opens_anyway(tmp_path, emu):
     """Fail-safe: a ledger that cannot commit must not keep a fire exit shut."""
-    r = FireRig(tmp_path, emu.port)
+    r = fire_rig(tmp_path, emu.port)
     try:
         assert wait(lambda: r.turnstile.health().state == "ok")
         r.ledger._conn.close()                                     # the disk is gone
