@@ -97,7 +97,8 @@ class EdgeAgent:
         if cfg.webui.listen:
             from .webui.service import WebUIService
             self.webui = WebUIService(cfg, self.roster.registry,
-                                      {p.camera.id: p.camera for p in self.pipelines.values() if p.camera is not None})
+                                      {p.camera.id: p.camera for p in self.pipelines.values() if p.camera is not None},
+                                      gates=self.gates)      # the ID card pass (刷证通行) decides through them
         self.heartbeat = HeartbeatLoop(cfg.gateway_id, self.ledger, self.disk, key,
                                        self.sync.publish, cfg.heartbeat_interval_s,
                                        devices=lambda: [*device_health([*self.turnstiles.values(),

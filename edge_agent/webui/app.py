@@ -21,7 +21,7 @@ from .config import WebUIConfig, parse_webui_listen
 from .devices import Devices
 from .keys import ACCOUNTS, CAPTURES, CONFIG, DEVICES, JOBS, PUNCHES, REGISTRY, RENDER
 from .middleware import body_limits, csrf, errors, login_csrf, security_headers, sessions
-from .pages import auth, capture, enroll, exits, idcard, imports, workers
+from .pages import auth, capture, enroll, exits, gate_pass, idcard, imports, workers
 from .render import Renderer
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def make_app(cfg: WebUIConfig, accounts: Accounts, registry, *, devices: Devices | None = None,
-             punches=None) -> web.Application:
+             punches=None, gates: dict | None = None, cooldown_s: float = 120.0) -> web.Application:
     # aiohttp's own cap as a backstop; body_limits refuses by Content-Length before reading
     app = web.Application(middlewares=[errors, security_headers, body_limits, sessions, csrf],
                           client_max_size=cfg.max_upload_bytes + 64 * 1024)
@@ -43,7 +43,8 @@ def make_app(cfg: WebUIConfig, accounts: Accounts, registry, *, devices: Devices
     app[JOBS] = {}
     app[CAPTURES] = {}
     app[idcard.PHOTOS] = {}
-    for page in (auth, workers, enroll, idcard, capture, exits, imports):
+    gate_pass.install(app, gates, cooldown_s)     # gate_id -> GateController, for the ID card pass
+    for page in (auth, workers, enroll, idcard, capture, exits, imports, gate_pass):
         app.add_routes(page.routes())
     app.router.add_static("/static/", STATIC, follow_symlinks=False, append_version=False)
     return app

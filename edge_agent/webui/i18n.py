@@ -137,6 +137,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.ok": ("已导入", "imported"),
     "import.bad_type": ("只支持 CSV 或 XLSX 文件", "Only CSV or XLSX files"),
     "import.no_file": ("请选择一个文件", "Choose a file"),
+    # ID card pass (刷证通行) for a worker without face consent (pages/gate_pass.py)
+    "nav.gatepass": ("刷证通行", "ID card pass"),
+    "gatepass.title": ("刷证通行（未同意人脸识别人员）", "ID card pass (workers without face consent)"),
+    "gatepass.hint": ("请本人在读卡器上刷身份证；读卡器故障时可手工输入证件号码。核对本人后选择闸机和方向并确认。",
+                      ("The worker swipes the ID card; if the reader fails, type the ID number. Check the person, "
+                       "choose the gate and direction, confirm.")),
+    "gatepass.swipe": ("读取身份证", "Read the ID card"),
+    "gatepass.id_number": ("证件号码", "ID number"),
+    "gatepass.lookup": ("查询", "Look up"),
+    "gatepass.confirm": ("确认本人，开闸通行", "Person checked: open the gate"),
+    "gatepass.ok": ("可以刷证通行：该人员未同意人脸识别，请核对本人后确认",
+                    "May pass by ID card: no face consent. Check the person, then confirm"),
+    "gatepass.unknown": ("未找到该证件号码的在场人员（未登记或已退场），不能通行",
+                         "No worker on site with this ID number (not enrolled or exited): may not pass"),
+    "gatepass.exited": ("该人员已退场，不能通行", "The worker has exited: may not pass"),
+    "gatepass.use_face": ("该人员已同意人脸识别，请走人脸识别闸机通行", "The worker consented to face recognition: use the face gate"),
+    "gatepass.cooldown": ("该人员刚刚已在此方向通行，请勿重复开闸", "The worker just passed in this direction: not opened again"),
+    "gatepass.gate_fault": ("闸机故障，未开闸（已记录本次尝试）；如需放行请由主管手动放行",
+                            "Gate faulted: not opened (the attempt is recorded); a supervisor may release it by hand"),
+    "gatepass.bad_id": ("证件号码格式无效", "Invalid ID number"),
+    "gatepass.bad_request": ("请求无效：请选择有效的闸机和方向", "Invalid request: choose a valid gate and direction"),
+    "gatepass.done": ("已记录并开闸", "Recorded, gate opened"),
+    "gatepass.no_gate": ("本网关未配置闸机", "No gate configured on this gateway"),
 }
 
 

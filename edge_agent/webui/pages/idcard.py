@@ -26,7 +26,7 @@ PHOTO_TTL_S = 3600.0
 PHOTOS = web.AppKey("idcard_photos", dict)     # ref -> (expires, photo bytes, id number)
 
 
-def _poll(devices):
+def poll_reader(devices):
     with devices.idcard_lock:
         try:
             return "ok", devices.idcard.poll()
@@ -42,7 +42,7 @@ async def read_card(request: web.Request) -> web.Response:
     devices = request.app[DEVICES]
     if devices.idcard is None:
         return web.json_response({"status": "off", "message": t("enroll.swipe.off", lang)}, status=503)
-    status, value = await run(_poll, devices)
+    status, value = await run(poll_reader, devices)
     if status == "error":
         return web.json_response({"status": "error", "message": t("enroll.swipe.fail", lang)}, status=503)
     if status == "rejected":      # value-free reason (names the field and the rule)
