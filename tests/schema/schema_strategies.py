@@ -347,3 +347,9 @@ def msg(kind: str, **over) -> dict:
     d = valid_dicts()[kind]
     d.update(over)
     return d
+
+
+def decode_reason(d: dict) -> str:
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(d))
+    return exc.value.reason
