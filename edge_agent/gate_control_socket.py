@@ -269,7 +269,10 @@ def send_request(path: str, request: ReleaseRequest | StatusRequest, timeout: fl
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
-        s.sendall(line)
+        try:
+            s.sendall(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass        # the agent answered "busy" and closed before reading: its reply is still there
         buf = bytearray()
         while b"\n" not in buf and len(buf) <= MAX_REPLY:
             chunk = s.recv(65536)
