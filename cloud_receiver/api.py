@@ -108,6 +108,29 @@ def _check_date(date: str) -> None:
         raise _bad("date is not a calendar date") from None
 
 
+def query_date(request, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    """A ``YYYY-MM-DD`` query parameter that is a calendar date (400 otherwise). Absent or empty:
+    ``default``, or 400 when ``required``."""
+    value = request.query.get(name) or (None if required else default)
+    if value is None and not required:
+        return None
+    if value is None or not DATE_RE.fullmatch(value):
+        raise _bad(f"{name} must be YYYY-MM-DD")
+    try:
+        _dt.date.fromisoformat(value)
+    except ValueError:
+        raise _bad(f"{name} is not a calendar date") from None
+    return value
+
+
+def query_code(request, name: str) -> str | None:
+    """An optional code-shaped query parameter (project code, worker ref, gateway id); 400 if malformed."""
+    value = request.query.get(name) or None
+    if value is not None and not CODE_RE.fullmatch(value):
+        raise _bad(f"bad {name}")
+    return value
+
+
 def _gateway_view(g: dict, silent_after_s: float, now: float) -> dict:
     last = g.get("last_seen")
     return {

@@ -17,7 +17,7 @@ import datetime as _dt
 
 from aiohttp import web
 
-from .api import CODE_RE, DATE_RE, RULES_KEY, STORE_KEY, _bad, _run
+from .api import RULES_KEY, STORE_KEY, _bad, _run, query_code, query_date
 from .auth import check_project, principal
 from .openapi import op
 from .openapi import q as qp
@@ -35,24 +35,6 @@ def configure(app: web.Application, rules: AnomalyRules) -> None:
     app[ANOMALY_RULES_KEY] = rules
 
 
-def _date(request, name: str) -> str:
-    value = request.query.get(name, "")
-    if not DATE_RE.fullmatch(value):
-        raise _bad(f"{name} must be YYYY-MM-DD")
-    try:
-        _dt.date.fromisoformat(value)
-    except ValueError:
-        raise _bad(f"{name} is not a calendar date") from None
-    return value
-
-
-def _code(request, name: str) -> str | None:
-    value = request.query.get(name) or None
-    if value is not None and not CODE_RE.fullmatch(value):
-        raise _bad(f"bad {name}")
-    return value
-
-
 def parse_query(request, rules: AnomalyRules) -> dict:
     known = {"date", "from", "to", "project", "rule", "worker_ref", "gateway_id"}
     unknown = sorted(set(request.query) - known)
@@ -61,9 +43,9 @@ def parse_query(request, rules: AnomalyRules) -> dict:
     if "date" in request.query:
         if "from" in request.query or "to" in request.query:
             raise _bad("give date or from/to, not both")
-        first = last = _date(request, "date")
+        first = last = query_date(request, "date", required=True)
     elif "from" in request.query and "to" in request.query:
-        first, last = _date(request, "from"), _date(request, "to")
+        first, last = query_date(request, "from", required=True), query_date(request, "to", required=True)
         if last < first:
             raise _bad("to is before from")
         days = (_dt.date.fromisoformat(last) - _dt.date.fromisoformat(first)).days + 1
@@ -74,8 +56,8 @@ def parse_query(request, rules: AnomalyRules) -> dict:
     rule = request.query.get("rule") or None
     if rule is not None and rule not in ANOMALY_RULE_IDS:
         raise _bad(f"rule must be one of {', '.join(ANOMALY_RULE_IDS)}")
-    return {"first": first, "last": last, "project": _code(request, "project"), "rule": rule,
-            "worker_ref": _code(request, "worker_ref"), "gateway_id": _code(request, "gateway_id")}
+    return {"first": first, "last": last, "project": query_code(request, "project"), "rule": rule,
+            "worker_ref": query_code(request, "worker_ref"), "gateway_id": query_code(request, "gateway_id")}
 
 
 @op("异常考勤 / abnormal attendance findings with evidence (district/project tokens: project= required)",

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 
 from aiohttp import web
 
-from .api import CODE_RE, DATE_RE, RULES_KEY, STORE_KEY, _bad, _body, _run
+from .api import CODE_RE, DATE_RE, RULES_KEY, STORE_KEY, _bad, _body, _run, query_code, query_date
 from .api_anomalies import ANOMALY_RULES_KEY
 from .auth import check_project, mark_public, principal, require_role
 from .dashboard import STATIC_DIR
@@ -52,26 +52,6 @@ def _scope(request):
     return ("district" if who.role == "district" else "project", tuple(who.scope))
 
 
-def _date_param(request, name: str, default: str | None = None) -> str | None:
-    v = request.query.get(name) or default
-    if v is None:
-        return None
-    if not DATE_RE.fullmatch(v):
-        raise _bad(f"{name} must be YYYY-MM-DD")
-    try:
-        _dt.date.fromisoformat(v)
-    except ValueError:
-        raise _bad(f"{name} is not a calendar date") from None
-    return v
-
-
-def _code_param(request, name: str) -> str | None:
-    v = request.query.get(name) or None
-    if v is not None and not CODE_RE.fullmatch(v):
-        raise _bad(f"bad {name}")
-    return v
-
-
 def _int(request, name: str, default: int, lo: int, hi: int) -> int:
     try:
         v = int(request.query.get(name, default))
@@ -84,13 +64,13 @@ def _int(request, name: str, default: int, lo: int, hi: int) -> int:
 
 async def _day(request, scope) -> tuple[str | None, dict]:
     dates = await _run(request, request.app[STORE_KEY].dash_dates, scope)
-    return _date_param(request, "date", dates["last"]), dates
+    return query_date(request, "date", dates["last"]), dates
 
 
 async def _range(request, scope, span: int) -> tuple[str, str]:
     dates = await _run(request, request.app[STORE_KEY].dash_dates, scope)
-    last = _date_param(request, "to", dates["last"] or _dt.datetime.now(CST).date().isoformat())
-    first = _date_param(request, "from", (_dt.date.fromisoformat(last) - _dt.timedelta(days=29)).isoformat())
+    last = query_date(request, "to", dates["last"] or _dt.datetime.now(CST).date().isoformat())
+    first = query_date(request, "from", (_dt.date.fromisoformat(last) - _dt.timedelta(days=29)).isoformat())
     if first > last:
         raise _bad("from is after to")
     if (_dt.date.fromisoformat(last) - _dt.date.fromisoformat(first)).days + 1 > span:
@@ -176,7 +156,7 @@ async def projects(request):
     query=[*_RANGE_Q, q("project")], responses={"404": "project not in scope"}, tag="dashboard")
 async def trends(request):
     scope = _scope(request)
-    project = _code_param(request, "project")
+    project = query_code(request, "project")
     store = request.app[STORE_KEY]
     if project:
         await check_project(request, store, project)
@@ -215,7 +195,7 @@ async def trends(request):
     responses={"404": "project not in scope"}, tag="dashboard")
 async def findings(request):
     scope = _scope(request)
-    project, worker = _code_param(request, "project"), _code_param(request, "worker_ref")
+    project, worker = query_code(request, "project"), query_code(request, "worker_ref")
     rule = request.query.get("rule") or None
     if rule is not None and rule not in ANOMALY_RULE_IDS:
         raise _bad(f"rule must be one of {', '.join(ANOMALY_RULE_IDS)}")

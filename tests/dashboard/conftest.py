@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -20,6 +18,8 @@ from cloud_receiver.store import open_store
 from devtools import free_port
 from devtools.citygen import CitySpec, generate
 from devtools.citygen_store import write_city
+
+from .webdriver import artefacts_dir
 
 TOKEN = "dashboard-test-token-0123456789"
 SMALL = dict(districts=4, projects=16, workers=30, first_date="2026-02-16", last_date="2026-03-31")
@@ -86,10 +86,7 @@ def build_city(url: str, spec: CitySpec):
 @pytest.fixture(scope="session")
 def artefacts() -> Path:
     """Where screenshots go: $RN_ARTEFACTS if set, else a fresh temporary directory (printed)."""
-    base = os.environ.get("RN_ARTEFACTS")
-    path = Path(base) / "dashboard" if base else Path(tempfile.mkdtemp(prefix="rn-dashboard-"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return artefacts_dir("dashboard")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +24,15 @@ from devtools import free_port, wait_for_port
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"   # the W3C web element identifier
+
+
+def artefacts_dir(kind: str) -> Path:
+    """Where a browser test's screenshots go: ``$RN_ARTEFACTS/<kind>`` if set, else a fresh
+    temporary directory (the tests print it)."""
+    base = os.environ.get("RN_ARTEFACTS")
+    path = Path(base) / kind if base else Path(tempfile.mkdtemp(prefix=f"rn-{kind}-"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class WebDriverError(RuntimeError):

@@ -18,10 +18,8 @@ model fails the test; it never skips."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -31,7 +29,7 @@ import pytest
 from devtools import free_port, wait_for_port
 from devtools.stack import LocalStack
 from shared_schema.idcard import check_character
-from tests.dashboard.webdriver import Browser
+from tests.dashboard.webdriver import Browser, artefacts_dir
 
 FACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces"
 VIDEO = FACES / "videos" / "live_webcam_blink_turn_zubair.mov"
@@ -52,10 +50,7 @@ WORKER = {
 
 @pytest.fixture(scope="module")
 def artefacts() -> Path:
-    base = os.environ.get("RN_ARTEFACTS")
-    path = Path(base) / "e2e" if base else Path(tempfile.mkdtemp(prefix="rn-e2e-"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return artefacts_dir("e2e")
 
 
 @pytest.fixture

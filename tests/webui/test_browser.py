@@ -8,8 +8,6 @@ the test; it never skips."""
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from edge_agent.webui.app import WebUIServer, make_app
 from edge_agent.webui.config import WebUIConfig
 from edge_agent.webui.punches import PunchReader
-from tests.dashboard.webdriver import Browser
+from tests.dashboard.webdriver import Browser, artefacts_dir
 
 from .conftest import PASSWORD, VALID
 from .test_capture import LIVE, LIVE_START, _devices, step_up
@@ -25,10 +23,7 @@ from .test_capture import LIVE, LIVE_START, _devices, step_up
 
 @pytest.fixture(scope="module")
 def artefacts() -> Path:
-    base = os.environ.get("RN_ARTEFACTS")
-    path = Path(base) / "webui" if base else Path(tempfile.mkdtemp(prefix="rn-webui-"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return artefacts_dir("webui")
 
 
 @pytest.fixture
