@@ -8,20 +8,11 @@
   and only then does the recorder call this controller's :meth:`open` (the
   recorder's opener), which pulses the turnstile. No passage without a record.
 * :meth:`tick` is the step clock. It polls ``read_inputs()`` (which is also the
-  serial drivers' reconnection tick), detects passage edges and times out each step:
-  no verdict within ``verdict_timeout_s`` after :meth:`face_seen` → back to idle
-  with "请正视摄像头"; no passage within ``passage_window_s`` of the opening →
-  ``not_passed`` event referring to the punch; another passage on the same opening
-  (up to ``tailgate_window_s`` after the first one ended) → ``tailgating``; a passage
-  sensor active longer than ``door_held_s`` → ``door_held``; an open pulse slower
-  than ``open_timeout_s`` → fault. A passage with no opening at all is recorded as
-  ``tailgating`` without ``ref_seq``.
-* Openings are counted like a pulse-counting turnstile counts them: a punch made
-  while the previous person is still walking adds an opening; each passage takes
-  the oldest opening of its direction that has not been passed yet.
-* A turnstile without passage sensors (LCUS USB relay: inputs ``None``) gets no
-  passage confirmation at all: no ``not_passed``/``tailgating``/``door_held`` is
-  possible there, and none is pretended. A gate with no turnstile only records.
+  serial drivers' reconnection tick), hands the passage sensors to
+  :mod:`edge_agent.gate_passage` (``not_passed``, ``tailgating``, ``door_held``) and
+  times out each step: no verdict within ``verdict_timeout_s`` after :meth:`face_seen`
+  → back to idle with "请正视摄像头"; an open pulse slower than ``open_timeout_s`` →
+  fault. A gate with no turnstile only records.
 * Fail-safe: while the driver is faulted (health down/degraded, ``read_inputs()``
   raising, fault contact active, ``open()`` raising or too slow) a punch is recorded
   as a rejected attempt with ``reject_reason="gate_fault"`` and the gate does not
@@ -45,7 +36,6 @@ import enum
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from shared_schema.messages import LedgerEntry
@@ -54,11 +44,10 @@ from .config import GateConfig, GateTimingConfig
 from .drivers import Turnstile, TurnstileInputs
 from .feedback import Feedback, LogFeedback, rejection_key
 from .gate import GateDecision, GateRecorder
+from .gate_passage import DIRECTIONS, Opening, PassageTracker
 from .gate_release import FireRelease
 
 log = logging.getLogger(__name__)
-
-DIRECTIONS = ("in", "out")
 
 
 class GateState(str, enum.Enum):
@@ -69,17 +58,6 @@ class GateState(str, enum.Enum):
     PASSING = "passing"                # a passage sensor is active
     FAULT = "fault"                    # face entry refused; manual release still works
     FIRE_RELEASE = "fire_release"      # held open both ways while the fire input is active
-
-
-@dataclass
-class _Opening:
-    direction: str
-    seq: int | None                    # the punch it was opened for (None: manual release)
-    release: bool
-    opened_at: float | None = None     # None while the pulse is being sent
-    passages: int = 0
-    cleared_at: float | None = None    # when the sensor last fell after a passage
-    tailgated: bool = False
 
 
 class GateController:
@@ -96,10 +74,7 @@ class GateController:
         self._decide = threading.Lock()             # one decision / release at a time on this gate
         self._lock = threading.RLock()              # the state below
         self._changed = threading.Condition(self._lock)
-        self._openings: list[_Opening] = []
-        self._levels: dict[str, bool] = {}          # last passage sensor levels
-        self._active_since: dict[str, float] = {}
-        self._held_reported: set[str] = set()
+        self._passages = PassageTracker(self)      # openings and passage sensors
         self._fault_input = False
         self._fault: str | None = None              # why the gate is faulted, or None
         self._healthy_since: float | None = None
@@ -118,11 +93,11 @@ class GateController:
                 return GateState.FIRE_RELEASE
             if self._fault is not None:
                 return GateState.FAULT
-            if any(self._levels.values()):
+            if self._passages.passing:
                 return GateState.PASSING
-            if any(op.opened_at is None for op in self._openings):
+            if any(op.opened_at is None for op in self._passages.openings):
                 return GateState.OPENING
-            if self._openings:
+            if self._passages.openings:
                 return GateState.WAIT_PASSAGE
             if self._face_at is not None:
                 return GateState.FACE_SEEN
@@ -145,7 +120,7 @@ class GateController:
     def ready(self) -> bool:
         """Nothing in progress: no opening waits for its passage, no sensor is active."""
         with self._lock:
-            return not self._openings and not any(self._levels.values())
+            return not self._passages.openings and not self._passages.passing
 
     def wait_ready(self, timeout: float) -> bool:
         with self._changed:
@@ -234,9 +209,9 @@ class GateController:
         release = entry is not None and entry.type == "gate_event"
         op = None
         if self.turnstile.has_passage_sensors:
-            op = _Opening(direction, entry.seq if entry is not None and not release else None, release)
+            op = Opening(direction, entry.seq if entry is not None and not release else None, release)
             with self._lock:
-                self._openings.append(op)
+                self._passages.openings.append(op)
         t0 = self._clock()
         try:
             self.turnstile.open(direction)
@@ -269,9 +244,9 @@ class GateController:
                 if inputs is not None:
                     self._fault_input = bool(inputs.fault)
                     fire_action = self._fire.sense(now, inputs.fire)
-                    self._sense(now, inputs, events)
+                    self._passages.sense(now, inputs, events)
                 self._assess(now, problem or self._problem_now(), events)
-            self._expire(now, events)
+            self._passages.expire(now, events)
             if self._face_at is not None and now - self._face_at >= self.timing.verdict_timeout_s:
                 self._face_at = None
                 events.append(("show", "look_at_camera", None))
@@ -323,78 +298,6 @@ class GateController:
                 self._healthy_since = None
                 events.append(("event", "fault_cleared", {}))
                 events.append(("show", "gate_ready", None))
-
-    def _release_active(self) -> bool:
-        return self._fire.active or any(op.release for op in self._openings)
-
-    def _sense(self, now: float, inputs: TurnstileInputs, events: list) -> None:
-        for d in DIRECTIONS:
-            level = inputs.passage_in if d == "in" else inputs.passage_out
-            if level is None:
-                continue
-            prev = self._levels.get(d)
-            self._levels[d] = level
-            if level and prev is False:
-                self._active_since[d] = now
-                self._held_reported.discard(d)
-                self._passage(d, events)
-            elif level and prev is None:          # active at start-up: no edge, but time the hold
-                self._active_since[d] = now
-            elif not level and prev:
-                self._active_since.pop(d, None)
-                for op in self._openings:
-                    if op.passages and (op.direction == d or op.release):
-                        op.cleared_at = now
-            if (level and d not in self._held_reported and not self._release_active()
-                    and now - self._active_since.get(d, now) >= self.timing.door_held_s):
-                self._held_reported.add(d)
-                log.warning("gate %s: passage sensor %s held active", self.gate_id, d)
-                events.append(("event", "door_held", {"direction": d}))
-                events.append(("show", "door_held", d))
-
-    def _passage(self, d: str, events: list) -> None:
-        for op in self._openings:
-            if op.release:                        # emergency / override: everyone may pass
-                op.passages += 1
-                return
-        for op in self._openings:
-            if op.direction == d and op.passages == 0:
-                op.passages = 1
-                events.append(("show", "passed", d))
-                return
-        if self._fire.active:                     # held open for everyone: no tailgating
-            return
-        last = next((op for op in reversed(self._openings) if op.direction == d), None)
-        if last is not None:
-            last.passages += 1
-            if last.tailgated:
-                return                            # one event per opening
-            last.tailgated = True
-        log.warning("gate %s: tailgating (%s, punch seq %s)", self.gate_id, d,
-                    last.seq if last is not None else "none: no opening")
-        events.append(("event", "tailgating", {"direction": d,
-                                               "ref_seq": last.seq if last is not None else None}))
-        events.append(("show", "tailgating", d))
-
-    def _expire(self, now: float, events: list) -> None:
-        keep = []
-        for op in self._openings:
-            if op.opened_at is None:
-                keep.append(op)
-            elif op.release:                      # open for everyone for the whole window
-                if now - op.opened_at < self.timing.passage_window_s or any(self._levels.values()):
-                    keep.append(op)
-            elif op.passages == 0:
-                if now - op.opened_at < self.timing.passage_window_s:
-                    keep.append(op)
-                elif op.seq is not None:
-                    log.info("gate %s: nobody passed after punch seq %s", self.gate_id, op.seq)
-                    events.append(("event", "not_passed", {"direction": op.direction, "ref_seq": op.seq}))
-                    events.append(("show", "not_passed", op.direction))
-            elif (op.cleared_at is None or self._levels.get(op.direction)
-                  or now - op.cleared_at < self.timing.tailgate_window_s):
-                keep.append(op)                   # still passing, or the barrier is still closing
-        self._openings = keep
 
     def _open_failed(self, error: BaseException) -> None:
         events: list[tuple] = []

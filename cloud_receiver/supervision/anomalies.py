@@ -10,13 +10,12 @@ Every detector returns *findings*::
 
 ``projects`` lists every project the finding involves (two for the cross-project rules);
 ``project_code`` is the one the finding is filed under. An entry ref is a ledger row's identity
-and what the supervisor needs to look at (:data:`REF_FIELDS`: gateway, seq, gate, device time,
-snapshot ref, match and liveness scores...). ID numbers never appear in a finding.
+and what the supervisor needs to look at (:data:`~.anomaly_punches.REF_FIELDS`: gateway, seq,
+gate, device time, snapshot ref, match and liveness scores...). ID numbers never appear in a finding.
 
-*Person*: the cross-project rules link punches of one person by the roster's ID number (a
-``worker_ref`` is a project's reference, not necessarily the city's); a punch whose
-``(project_code, worker_ref)`` has no roster row stands for ``worker_ref`` itself. The link key
-is a hash, never output.
+*Person*: the cross-project rules link punches of one person by the roster's ID number (a hash,
+never output; see :mod:`cloud_receiver.supervision.anomaly_punches`, which also holds the per-row
+helpers the detectors share).
 
 Rules (ids are stable API values; thresholds in :class:`AnomalyRules`):
 
@@ -43,15 +42,23 @@ gateway and seq).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import itertools
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from shared_schema.wire import parse_utc
-
+from .anomaly_punches import (  # haversine_km is re-exported (devtools, tests import it from here)
+    DeviceTimes,
+    People,
+    entry_key,
+    evidence,
+    haversine_km,
+    in_windows,
+    is_liveness_failure,
+    punches_of,
+    utc_hour,
+)
 from .anomaly_rules import (  # re-exported: the rules' ids and config live there
     ANOMALY_RULE_IDS,
     DEFAULT_ANOMALY_RULES,
@@ -66,102 +73,21 @@ from .anomaly_rules import (  # re-exported: the rules' ids and config live ther
 from .roster import RosterEntry
 from .rules import DEFAULT_RULES
 
-# What an evidence entry carries (never an ID number; face data never reaches the receiver).
-REF_FIELDS = ("gateway_id", "seq", "type", "project_code", "gate_id", "device_time", "direction", "worker_ref",
-              "kind", "snapshot_ref", "match_score", "liveness_score", "liveness_cue", "reject_reason",
-              "manual_reason", "operator", "passage")
-EARTH_RADIUS_KM = 6371.0088
-
-
-# ---- helpers ---------------------------------------------------------------------------------
-
-def _key(e: Mapping) -> tuple:
-    return (e["device_time"], e.get("gateway_id") or "", e.get("seq") or 0)
-
-
-def ref(e: Mapping) -> dict:
-    """An evidence entry: the ledger identity and what to look at (no ID number)."""
-    return {k: e.get(k) for k in REF_FIELDS}
-
-
-def _evidence(entries: Iterable[Mapping], cap: int) -> dict:
-    rows = sorted(entries, key=_key)
-    return {"evidence": [ref(e) for e in rows[:cap]], "evidence_total": len(rows)}
-
-
-def local_dt(device_time: str, tz: _dt.tzinfo) -> _dt.datetime:
-    return parse_utc(device_time).astimezone(tz)
-
-
-class _Times:
-    """Each device time parsed once per :func:`detect` call, shared by the detectors (a city day
-    is half a million rows; parsing was most of the detectors' time):
-    ``times(device_time)`` → (UTC datetime, UTC timestamp, local datetime, local day ISO)."""
-
-    __slots__ = ("_memo", "tz")
-
-    def __init__(self, tz: _dt.tzinfo):
-        self.tz, self._memo = tz, {}
-
-    def __call__(self, device_time: str) -> tuple[_dt.datetime, float, _dt.datetime, str]:
-        t = self._memo.get(device_time)
-        if t is None:
-            utc = parse_utc(device_time)
-            loc = utc.astimezone(self.tz)
-            t = self._memo[device_time] = (utc, utc.timestamp(), loc, loc.date().isoformat())
-        return t
-
-
-class _People:
-    """:func:`person_key` memoised per (project, worker_ref) for one :func:`detect` call."""
-
-    __slots__ = ("_memo", "roster")
-
-    def __init__(self, roster: Mapping):
-        self.roster, self._memo = roster, {}
-
-    def __call__(self, e: Mapping) -> str:
-        k = (e["project_code"], e["worker_ref"])
-        p = self._memo.get(k)
-        if p is None:
-            p = self._memo[k] = person_key(e, self.roster)
-        return p
-
-
-def haversine_km(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
-def person_key(e: Mapping, roster: Mapping[tuple[str, str], RosterEntry]) -> str:
-    """The person behind a punch: a hash of the roster's ID number, else ``ref:<worker_ref>``."""
-    m = roster.get((e["project_code"], e["worker_ref"]))
-    if m is None:
-        return "ref:" + e["worker_ref"]
-    return "id:" + hashlib.sha256(f"{m.id_type}|{m.id_number}".encode()).hexdigest()[:24]
-
-
-def _punches(entries: Iterable[Mapping]) -> list[Mapping]:
-    return [e for e in entries if e.get("type", "punch") == "punch" and e.get("worker_ref")]
-
-
 # ---- detectors -------------------------------------------------------------------------------
 
 def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mapping[str, tuple[float, float] | None],
-                      rules: AnomalyRules, tz: _dt.tzinfo, *, times: _Times | None = None,
-                      people: _People | None = None) -> tuple[list[dict], list[str]]:
+                      rules: AnomalyRules, tz: _dt.tzinfo, *, times: DeviceTimes | None = None,
+                      people: People | None = None) -> tuple[list[dict], list[str]]:
     """→ (findings, projects skipped for lack of coordinates). One finding per person, day and
     pair of projects, with the fastest violating pair of consecutive punches as evidence."""
-    times, people = times or _Times(tz), people or _People(roster)
+    times, people = times or DeviceTimes(tz), people or People(roster)
     by_person: dict[str, list] = defaultdict(list)
     skipped: set[str] = set()
-    for e in _punches(entries):
+    for e in punches_of(entries):
         by_person[people(e)].append(e)
     best: dict[tuple, dict] = {}
     for rows in by_person.values():
-        rows.sort(key=_key)
+        rows.sort(key=entry_key)
         for a, b in itertools.pairwise(rows):
             pa, pb = a["project_code"], b["project_code"]
             if pa == pb:
@@ -181,13 +107,14 @@ def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mappi
             day = tb[3]
             k = (people(b), day, tuple(sorted((pa, pb))))
             cur = best.get(k)
-            if cur is None or needed > cur["speed_kmh"] or (needed == cur["speed_kmh"] and _key(a) < _key(cur["_a"])):
+            if cur is None or needed > cur["speed_kmh"] or (
+                    needed == cur["speed_kmh"] and entry_key(a) < entry_key(cur["_a"])):
                 best[k] = {"rule": IMPOSSIBLE_TRAVEL, "project_code": pb, "projects": sorted((pa, pb)),
                            "worker_ref": b["worker_ref"], "worker_refs": sorted({a["worker_ref"], b["worker_ref"]}),
                            "gateway_id": b["gateway_id"], "day": day, "distance_km": round(km, 3),
                            "minutes_between": round(hours * 60.0, 2),
                            "speed_kmh": needed, "max_speed_kmh": rules.max_speed_kmh, "pairs": 0,
-                           "_a": a, **_evidence((a, b), rules.max_evidence)}
+                           "_a": a, **evidence((a, b), rules.max_evidence)}
             best[k]["pairs"] += 1
     out = []
     for k in sorted(best):
@@ -199,12 +126,12 @@ def impossible_travel(entries: Iterable[Mapping], roster: Mapping, coords: Mappi
 
 
 def multi_project_day(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
-                      tz: _dt.tzinfo, *, times: _Times | None = None, people: _People | None = None) -> list[dict]:
+                      tz: _dt.tzinfo, *, times: DeviceTimes | None = None, people: People | None = None) -> list[dict]:
     """One finding per person and day with punches at two or more projects; evidence: the first
     and the last punch at each project."""
-    times, people = times or _Times(tz), people or _People(roster)
+    times, people = times or DeviceTimes(tz), people or People(roster)
     days: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for e in _punches(entries):
+    for e in punches_of(entries):
         days[(people(e), times(e["device_time"])[3])][e["project_code"]].append(e)
     out = []
     for (person, day), projects in sorted(days.items()):
@@ -212,37 +139,32 @@ def multi_project_day(entries: Iterable[Mapping], roster: Mapping, rules: Anomal
             continue
         ev, first = [], []
         for rows in projects.values():
-            rows.sort(key=_key)
+            rows.sort(key=entry_key)
             ev += [rows[0], rows[-1]] if len(rows) > 1 else [rows[0]]
             first.append(rows[0])
-        last = max((rows[-1] for rows in projects.values()), key=_key)
+        last = max((rows[-1] for rows in projects.values()), key=entry_key)
         out.append({"rule": MULTI_PROJECT_DAY, "project_code": last["project_code"], "projects": sorted(projects),
                     "worker_ref": last["worker_ref"],
                     "worker_refs": sorted({r["worker_ref"] for rows in projects.values() for r in rows}),
                     "day": day, "punches": {p: len(r) for p, r in sorted(projects.items())},
-                    **_evidence(ev, rules.max_evidence)})
+                    **evidence(ev, rules.max_evidence)})
     return out
 
 
-def _in_windows(t: _dt.datetime, windows: list[tuple[int, int]]) -> bool:
-    m = t.hour * 60 + t.minute
-    return any(a <= m <= b for a, b in windows)
-
-
 def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo, *,
-                 times: _Times | None = None) -> list[dict]:
+                 times: DeviceTimes | None = None) -> list[dict]:
     """Maximal bursts per gate: punches outside the shift-change windows, each in some window of
     ``burst_window_s`` holding ``burst_min_punches`` of them; overlapping windows merge."""
-    times = times or _Times(tz)
+    times = times or DeviceTimes(tz)
     windows = rules.shift_windows()
     gates: dict[tuple[str, str], list] = defaultdict(list)
-    for e in _punches(entries):
-        if not _in_windows(times(e["device_time"])[2], windows):
+    for e in punches_of(entries):
+        if not in_windows(times(e["device_time"])[2], windows):
             gates[(e["gateway_id"], e["gate_id"])].append(e)
     out = []
     n, span = rules.burst_min_punches, rules.burst_window_s
     for (gw, gate), rows in sorted(gates.items()):
-        rows.sort(key=_key)
+        rows.sort(key=entry_key)
         ts = [times(r["device_time"])[1] for r in rows]
         flagged = [False] * len(rows)
         for i in range(len(rows) - n + 1):          # window rows[i..i+n-1] spans <= burst_window_s
@@ -263,18 +185,18 @@ def punch_bursts(entries: Iterable[Mapping], rules: AnomalyRules, tz: _dt.tzinfo
                         "projects": [burst[0]["project_code"]], "gateway_id": gw, "gate_id": gate,
                         "day": start.date().isoformat(), "start": start.isoformat(), "end": end.isoformat(),
                         "punches": len(burst), "workers": len({r["worker_ref"] for r in burst}),
-                        "seconds": round(ts[j] - ts[i], 3), **_evidence(burst, rules.max_evidence)})
+                        "seconds": round(ts[j] - ts[i], 3), **evidence(burst, rules.max_evidence)})
             i = j + 1
     return out
 
 
 def off_roster_punches(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules,
-                       tz: _dt.tzinfo, *, times: _Times | None = None) -> list[dict]:
+                       tz: _dt.tzinfo, *, times: DeviceTimes | None = None) -> list[dict]:
     """Per project, worker and day: punches by someone not on the roster (``unknown``) or after
     their exit date (``exited``). Before-entry punches are not flagged (entry dates are often late)."""
-    times = times or _Times(tz)
+    times = times or DeviceTimes(tz)
     groups: dict[tuple[str, str, str], list] = defaultdict(list)
-    for e in _punches(entries):
+    for e in punches_of(entries):
         groups[(e["project_code"], e["worker_ref"], times(e["device_time"])[3])].append(e)
     out = []
     for (code, wref, day), rows in sorted(groups.items()):
@@ -289,16 +211,16 @@ def off_roster_punches(entries: Iterable[Mapping], roster: Mapping, rules: Anoma
         gws = sorted({r["gateway_id"] for r in rows})
         out.append({"rule": OFF_ROSTER_PUNCH, "project_code": code, "projects": [code], "worker_ref": wref,
                     "gateway_id": gws[0], "day": day, "reason": reason, "punches": len(rows), **extra,
-                    **_evidence(rows, rules.max_evidence)})
+                    **evidence(rows, rules.max_evidence)})
     return out
 
 
 def manual_shares(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRules, tz: _dt.tzinfo, *,
-                  times: _Times | None = None) -> list[dict]:
+                  times: DeviceTimes | None = None) -> list[dict]:
     """Per project and day, and per team and day: manual share above the limit (evidence: the manual punches)."""
-    times = times or _Times(tz)
+    times = times or DeviceTimes(tz)
     groups: dict[tuple, list] = defaultdict(list)
-    for e in _punches(entries):
+    for e in punches_of(entries):
         day = times(e["device_time"])[3]
         m = roster.get((e["project_code"], e["worker_ref"]))
         groups[(e["project_code"], day, "project", None, None)].append(e)
@@ -317,16 +239,8 @@ def manual_shares(entries: Iterable[Mapping], roster: Mapping, rules: AnomalyRul
         if scope == "team":
             f.update(company_code=company, team_code=team)
         f["operators"] = sorted({r.get("operator") or "" for r in manual})
-        out.append({**f, **_evidence(manual, rules.max_evidence)})
+        out.append({**f, **evidence(manual, rules.max_evidence)})
     return out
-
-
-def _hour(device_time: str) -> str:
-    return device_time[:13]          # UTC hour ("2026-03-02T01"): CST hours are whole UTC hours
-
-
-def is_liveness_failure(e: Mapping, rules: AnomalyRules) -> bool:
-    return e.get("type") == "rejected" and (e.get("reject_reason") or "").startswith(rules.liveness_reason_prefix)
 
 
 def liveness_spikes(entries: Iterable[Mapping], hour_counts: Iterable[Mapping], rules: AnomalyRules,
@@ -341,7 +255,7 @@ def liveness_spikes(entries: Iterable[Mapping], hour_counts: Iterable[Mapping], 
     fails: dict[tuple[str, str, str], list] = defaultdict(list)
     for e in entries:
         if is_liveness_failure(e, rules):
-            fails[(e["gateway_id"], e["gate_id"], _hour(e["device_time"]))].append(e)
+            fails[(e["gateway_id"], e["gate_id"], utc_hour(e["device_time"]))].append(e)
     out = []
     for (gw, gate, hour), rows in sorted(fails.items()):
         others = [n for hr, n in hourly.get((gw, gate), {}).items() if hr != hour]
@@ -353,7 +267,7 @@ def liveness_spikes(entries: Iterable[Mapping], hour_counts: Iterable[Mapping], 
                     "projects": [rows[0]["project_code"]], "gateway_id": gw, "gate_id": gate,
                     "day": start.date().isoformat(), "hour_start": start.isoformat(), "failures": len(rows),
                     "baseline_per_hour": base, "workers_named": len({r["worker_ref"] for r in rows if r.get("worker_ref")}),
-                    **_evidence(rows, rules.max_evidence)})
+                    **evidence(rows, rules.max_evidence)})
     return out
 
 
@@ -364,7 +278,7 @@ def detect(entries: list[Mapping], roster: Mapping[tuple[str, str], RosterEntry]
            rules: AnomalyRules, tz: _dt.tzinfo, first: str, last: str) -> dict:
     """Every rule over ``entries`` (punches and rejected attempts); findings whose ``day`` is
     outside ``first..last`` are dropped (the query may be wider). → ``{"findings", "skipped"}``."""
-    times, people, punches = _Times(tz), _People(roster), _punches(entries)
+    times, people, punches = DeviceTimes(tz), People(roster), punches_of(entries)
     travel, no_coords = impossible_travel(punches, roster, coords, rules, tz, times=times, people=people)
     findings = (travel + multi_project_day(punches, roster, rules, tz, times=times, people=people)
                 + punch_bursts(punches, rules, tz, times=times)
