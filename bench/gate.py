@@ -9,7 +9,8 @@ the shared identities as the roster). Prints one JSON object as its last line:
 * ``descriptor_frame_p50_ms`` — a whole ``GatePipeline.step`` on a frame that ran the SFace
   descriptor (detection, tracking, quality, descriptor, 1:N; liveness when asked on it);
 * ``tracking_frame_p50_ms`` — a step on a frame that needed neither descriptor nor liveness
-  (detection + tracking + quality); ``liveness_frame_p50_ms`` — one that called the judge only;
+  (detection + tracking + quality); ``liveness_frame_p50_ms`` — one that called the judge, or
+  measured its frame ahead for it (the face mesh, on frames the judge skips), and no descriptor;
 * ``speedup_vs_baseline`` — on the same frames (every ``k``-th of the video), the mean time a
   frame costs the face_recognition-style pipeline (dlib HOG with one upsample, 5-point
   alignment, 128-d descriptor on *every* frame, linear distance to every template) over the
@@ -222,12 +223,12 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     desc = [ms for ms, r, _ in rows if r.descriptors]
-    track = [ms for ms, r, _ in rows if not r.descriptors and not r.judged and r.faces]
-    live = [ms for ms, r, _ in rows if not r.descriptors and r.judged]
+    track = [ms for ms, r, _ in rows if not r.descriptors and not r.judged and not r.prepared and r.faces]
+    live = [ms for ms, r, _ in rows if not r.descriptors and (r.judged or r.prepared)]
     # CPU time of the stepping thread: less disturbed than wall time on a shared machine
     # (ONNX/mediapipe helper threads, if any, are not in it; they are pinned to one thread anyway)
     cpu_desc = [c for _, r, c in rows if r.descriptors]
-    cpu_track = [c for _, r, c in rows if not r.descriptors and not r.judged and r.faces]
+    cpu_track = [c for _, r, c in rows if not r.descriptors and not r.judged and not r.prepared and r.faces]
     idx = [int(j) for j in np.linspace(0, len(rows) - 1, args.baseline_frames) if rows[int(j)][1].faces]
     result = {
         "descriptor_frame_p50_ms": round(percentile(desc, 50), 2), "descriptor_frames": len(desc),

@@ -73,6 +73,25 @@ class FrameCache:
         return value
 
 
+class PairCache:
+    """Results of a pure function of two observations, forgotten with either (weakly keyed):
+    a window that slides by one frame recomputes only the pairs holding the new frame."""
+
+    def __init__(self):
+        self._d: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, a: FaceObservation, b: FaceObservation, compute: Callable[[], object]):
+        with self._lock:
+            inner = self._d.get(a)
+            if inner is not None and b in inner:
+                return inner[b]
+        value = compute()
+        with self._lock:
+            self._d.setdefault(a, weakref.WeakKeyDictionary())[b] = value
+        return value
+
+
 class Cue:
     name = ""
     passive = False        # True: judged from single frames (texture, learned); False: needs motion

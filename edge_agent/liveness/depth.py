@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from .config import LivenessConfig
-from .cue import Cue, Usable
+from .cue import Cue, PairCache, Usable
 from .verdict import CueScore
 
 # Rigid facial points of MediaPipe's 468-point mesh (canonical indices).
@@ -95,13 +95,15 @@ class DepthCue(Cue):
 
     def __init__(self, cfg: LivenessConfig, mesher):
         self.cfg, self.mesher = cfg, mesher
+        self._pairs = PairCache()      # the judge is asked every 0.1 s over a sliding window
 
-    def meshes(self, usable: Usable) -> list[tuple[float, np.ndarray]]:
+    def meshes(self, usable: Usable) -> list[tuple[object, np.ndarray]]:
+        """(observation, mesh) of the usable frames the mesh was found on."""
         out = []
         for obs, frame in usable:
             pts = self.mesher.landmarks(obs, frame)
             if pts is not None:
-                out.append((obs.t_mono, pts))
+                out.append((obs, pts))
         return out
 
     def measure(self, usable: Usable) -> dict:
@@ -116,7 +118,8 @@ class DepthCue(Cue):
             pairs = sorted(pairs, key=lambda ij: ij[0] - ij[1])[:MAX_PAIRS]
         ratios, motion = [], 0.0
         for i, j in pairs:
-            m = pair_motion(meshes[i][1], meshes[j][1])
+            (oa, pa), (ob, pb) = meshes[i], meshes[j]
+            m = self._pairs.get(oa, ob, lambda: pair_motion(pa, pb))
             if m is None:
                 continue
             motion = max(motion, m[0])

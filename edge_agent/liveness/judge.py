@@ -115,6 +115,19 @@ class MultiCueJudge:
                   len(usable), challenge)
         return v
 
+    def prepare(self, obs) -> None:
+        """Compute ahead the per-frame measurement the motion cues will ask of one observation
+        (its face mesh), so the call that decides does not wait for it. Decides nothing and
+        changes no verdict: results are cached per observation, as the cues cache them anyway."""
+        try:
+            frame = as_bgr(getattr(obs, "image", None))
+            face_box(obs, frame)
+        except UnusableObservation:
+            return
+        mesher = next((c.mesher for c in self.cues if getattr(c, "mesher", None) is not None), None)
+        if mesher is not None:
+            mesher.landmarks(obs, frame)
+
     # -- internals ------------------------------------------------------------
     @staticmethod
     def _run(cue: Cue, usable) -> CueScore:

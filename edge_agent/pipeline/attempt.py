@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shared_schema.messages import LedgerEntry
+
 from ..liveness.verdict import LivenessVerdict
 from ..vision.gallery import Decision
 from ..vision.track import FaceObservation
@@ -63,6 +65,19 @@ class Attempt:
     def retry(self) -> None:
         """A fresh attempt on the same track (after a rejection): keep nothing but the id."""
         self.__init__(self.track_id)
+
+
+@dataclass
+class StepReport:
+    """What one :meth:`GatePipeline.step` did (for tests and the bench)."""
+    faces: int = 0
+    served: int | None = None                  # track id of the served face
+    phase: str | None = None
+    descriptors: int = 0                       # descriptors computed in this step
+    judged: int = 0                            # liveness calls in this step
+    prepared: int = 0                          # frames measured ahead for the judge in this step
+    entries: list[LedgerEntry] = field(default_factory=list)
+    skipped: str | None = None                 # the frame was refused (why)
 
 
 def unit_score(x: float | None) -> float | None:

@@ -30,26 +30,25 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from shared_schema.messages import CODE, LedgerEntry
+from shared_schema.messages import LedgerEntry
 
 from ..gate import GateDecision
-from ..vision.gallery import AMBIGUOUS, EMPTY, Decision, Gallery
+from ..vision.gallery import AMBIGUOUS, Decision, Gallery
 from ..vision.quality import Quality, QualityParams, assess
 from ..vision.tracker import FaceTracker, TrackerParams
 from ..vision.track import FaceTrack
-from .attempt import Attempt, Phase, challenge_cue, ledger_cue, unit_score
+from .attempt import Attempt, Phase, StepReport, challenge_cue, ledger_cue, unit_score
 from .config import PipelineConfig, verdict_timeout_problem
 from .cooldown import Cooldown
 from .frames import detect_scaled, finite_face, usable_image
+from .prompts import GatePrompts
 from .runner import CameraLoop
+from .served_gallery import ServedGallery
 from .snapshot import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -61,20 +60,6 @@ BETTER_BY = 0.05          # ... or at once for a frame this much better
 JUDGE_EVERY_S = 0.1       # liveness judged at most this often per attempt (its cost bound)
 MIN_LIVENESS_OBS = 5      # frames a track needs before the judge is asked (the judge's min_frames)
 FROZEN_STRIDE = 8         # px: the subsample compared with the previous frame's
-HINT_EVERY_S = 2.0        # the same prompt is not repeated within this
-_CODE_RE = re.compile(CODE)
-
-
-@dataclass
-class StepReport:
-    """What one :meth:`GatePipeline.step` did (for tests and the bench)."""
-    faces: int = 0
-    served: int | None = None                  # track id of the served face
-    phase: str | None = None
-    descriptors: int = 0                       # descriptors computed in this step
-    judged: int = 0                            # liveness calls in this step
-    entries: list[LedgerEntry] = field(default_factory=list)
-    skipped: str | None = None                 # the frame was refused (why)
 
 
 class GatePipeline(CameraLoop):
@@ -110,9 +95,8 @@ class GatePipeline(CameraLoop):
         # (a verdict on one frame could only be the passive cues' word)
         self.min_liveness_obs = int(getattr(getattr(judge, "cfg", None), "min_frames", MIN_LIVENESS_OBS))
         self._attempts: dict[int, Attempt] = {}
-        self._gallery_lock = threading.Lock()
-        self._gallery: tuple[Gallery, object] | None = None
-        self._hinted: dict[str, float] = {}
+        self.gallery = ServedGallery(self.gate_id, vision, self.threshold)
+        self.prompts = GatePrompts(controller, self.gate_id, self.direction, clock)
         self._bad_frames: dict[str, int] = {}
         self._prev_sub: np.ndarray | None = None
         self.stats = {"frames": 0, "skipped": 0, "descriptors": 0, "judged": 0, "punches": 0,
@@ -129,25 +113,11 @@ class GatePipeline(CameraLoop):
 
     # ---- gallery ------------------------------------------------------------------------
     def update_gallery(self, gallery: Gallery) -> None:
-        """Serve ``gallery`` from the next frame on (thread-safe). Hand a new object each time
-        and do not change it afterwards: it is searched without a lock."""
-        bad = [w for w in gallery.workers if not _CODE_RE.fullmatch(w)]
-        if bad:
-            raise ValueError(f"{len(bad)} worker reference(s) are not valid ledger worker_refs")
-        cal = gallery.calibrate(self.vision.open_set_rule, self.vision.target_fpir, self.threshold) \
-            if len(gallery) else None
-        with self._gallery_lock:
-            self._gallery = (gallery, cal)
-        log.info("gate %s: gallery of %d templates (%d workers) in service", self.gate_id, len(gallery),
-                 len(gallery.workers))
+        """Serve ``gallery`` from the next frame on (thread-safe); see :class:`ServedGallery`."""
+        self.gallery.update(gallery)
 
     def identify(self, probe: np.ndarray) -> Decision:
-        with self._gallery_lock:
-            current = self._gallery
-        if current is None or len(current[0]) == 0:
-            return Decision(False, EMPTY, None, float("nan"), None, -1.0)
-        gallery, cal = current
-        return gallery.identify(probe, self.threshold, self.vision.match_margin, cal)
+        return self.gallery.identify(probe)
 
     # ---- one frame ------------------------------------------------------------------------
     def step(self, frame) -> StepReport:
@@ -212,7 +182,7 @@ class GatePipeline(CameraLoop):
                 return
         if att.phase is Phase.COLLECT:
             if q.size_px < cfg.min_face_px:
-                self._hint("move_closer")
+                self.prompts.hint("move_closer")
                 return
             if att.started is None:
                 att.started = t
@@ -225,6 +195,7 @@ class GatePipeline(CameraLoop):
         if att.phase is Phase.LIVENESS:
             v = self._judge(att, track, t, rep)
             if v is None:
+                self._between_judgements(att, track, t, rep)
                 return
             if v.decision == "live":
                 self._punch(att, track, v, v.cue, t, rep)
@@ -243,6 +214,25 @@ class GatePipeline(CameraLoop):
             elif t - att.challenge_t >= cfg.challenge_timeout_s:
                 self._reject(att, track, "liveness_timeout", t, rep, verdict=v or att.verdict,
                              cue=cue or challenge_cue(att.challenge, "not_performed"))
+            elif v is None:
+                self._between_judgements(att, track, t, rep)
+
+    def _between_judgements(self, att: Attempt, track: FaceTrack, t: float, rep: StepReport) -> None:
+        """A frame the judge skips (it runs at most every JUDGE_EVERY_S) does ahead what the
+        deciding frame would otherwise wait for: the identity check the punch needs, kept
+        fresher than REVERIFY_S (on this frame, when it is good enough), and this frame's
+        per-frame liveness measurements."""
+        if (track.last.quality or 0.0) >= self.cfg.quality_threshold:
+            self._same_face(att, track, t, rep, fresh_s=REVERIFY_S / 2, obs=track.last)
+            if att.track_id not in self._attempts:
+                return          # another face: the track was split
+        prepare = getattr(self.judge, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare(track.last)
+                rep.prepared += 1
+            except Exception as exc:  # noqa: BLE001 - only a head start; the judge recomputes
+                log.debug("gate %s: liveness prepare failed: %s", self.gate_id, type(exc).__name__)
 
     def _collect(self, att: Attempt, track: FaceTrack, q: Quality, t: float, rep: StepReport):
         """Descriptors on good frames, then the identity. Returns the identity once it moves the
@@ -256,7 +246,7 @@ class GatePipeline(CameraLoop):
             if vec is not None:
                 att.add_descriptor(vec, track.last, q.score)
         elif not good:
-            self._hint(q.key or "look_at_camera")
+            self.prompts.hint(q.key or "look_at_camera")
         if att.template is None:
             return None
         d = att.identity = self.identify(att.template)
@@ -279,7 +269,7 @@ class GatePipeline(CameraLoop):
         att.phase = Phase.CHALLENGE
         log.info("gate %s: track %d liveness inconclusive (%s): challenge %s", self.gate_id, att.track_id,
                  v.cue, att.challenge)
-        self._show(att.challenge)
+        self.prompts.show(att.challenge)
 
     def _recheck(self, att: Attempt, track: FaceTrack, q: Quality, t: float, rep: StepReport) -> None:
         """A decided face still in view: is it still the same person? (Someone else may have
@@ -291,12 +281,15 @@ class GatePipeline(CameraLoop):
         if vec is not None and float(vec @ att.template) < self.threshold:
             self._split(att, track)
 
-    def _same_face(self, att: Attempt, track: FaceTrack, t: float, rep: StepReport) -> bool:
-        """Right before a punch: the track's latest good frame still shows the identified face."""
-        if t - att.last_desc_t <= REVERIFY_S:
+    def _same_face(self, att: Attempt, track: FaceTrack, t: float, rep: StepReport, *,
+                   fresh_s: float = REVERIFY_S, obs=None) -> bool:
+        """Right before a punch: the track's best frame since the last descriptor (or ``obs``)
+        still shows the identified face (checked when that descriptor is older than ``fresh_s``)."""
+        if t - att.last_desc_t <= fresh_s:
             return True
-        recent = [o for o in track.observations if o.t_mono > att.last_desc_t] or [track.last]
-        obs = max(recent, key=lambda o: (o.quality or 0.0, o.t_mono))
+        if obs is None:
+            recent = [o for o in track.observations if o.t_mono > att.last_desc_t] or [track.last]
+            obs = max(recent, key=lambda o: (o.quality or 0.0, o.t_mono))
         vec = self._embed(obs, rep)
         if vec is None:
             return False
@@ -383,7 +376,7 @@ class GatePipeline(CameraLoop):
     def _already(self, att: Attempt, t: float) -> None:
         self.stats["cooldown"] += 1
         att.finish("cooldown", t)
-        self._show("already_punched")
+        self.prompts.show("already_punched")
 
     def _decide(self, att: Attempt, decision: GateDecision, rep: StepReport) -> LedgerEntry | None:
         try:
@@ -398,18 +391,6 @@ class GatePipeline(CameraLoop):
     def _snapshot(self, att: Attempt, track: FaceTrack) -> str | None:
         obs = att.best or track.last
         return self.snapshots.save(obs.image, obs.face, self.gate_id)
-
-    # ---- output ---------------------------------------------------------------------------
-    def _show(self, key: str) -> None:
-        self._hinted[key] = self._clock()
-        try:
-            self.controller.feedback.show(self.gate_id, key, self.direction)
-        except Exception:  # noqa: BLE001 - a broken display never stops the gate
-            log.exception("gate %s: feedback %s failed", self.gate_id, key)
-
-    def _hint(self, key: str) -> None:
-        if self._clock() - self._hinted.get(key, -math.inf) >= HINT_EVERY_S:
-            self._show(key)
 
     def _refuse(self, why: str) -> None:
         self.stats["skipped"] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 
+import numpy as np
 import pytest
 
 from edge_agent.liveness.eval_liveness import windows
@@ -145,3 +146,35 @@ def test_the_gate_judge_never_accepts_on_the_learned_cue_alone(judge, still):
     jiggled = FaceTrack(0, [dataclasses.replace(base, t_mono=i / 15.0, frame_seq=i) for i in range(8)])
     v = check_verdict(judge.judge(jiggled))
     assert v.decision != "live"
+
+
+def test_a_sliding_window_reuses_pairs_and_measures_what_a_fresh_cue_measures(judge, video):
+    """The depth cue caches pair results per (observation, observation): as the judge's window
+    slides over the live head turn, each measure equals that of a cue that has seen nothing."""
+    from edge_agent.liveness.depth import DepthCue
+    obs = frames(video(LIVE_VIDEO), 120, 150)
+    cached = judge._all["depth"]
+    for i in range(0, len(obs) - 14, 4):
+        window = [(o, o.image) for o in obs[i:i + 15]]
+        fresh = DepthCue(judge.cfg, cached.mesher)          # same meshes, no pair cache
+        assert cached.measure(window) == fresh.measure(window), i
+
+
+def test_prepare_is_only_a_head_start(judge, video):
+    """prepare(obs) computes the frame's mesh ahead; the verdict is the one without it."""
+    from edge_agent.vision.track import FaceObservation
+    obs = frames(video(LIVE_VIDEO), 80, 94)
+    want = judge.judge(FaceTrack(1, obs))
+    copies = [FaceObservation(np.array(o.image), o.t_mono, o.face, frame_seq=o.frame_seq) for o in obs]
+    mesher = judge._all["depth"].mesher
+    for o in copies:
+        judge.prepare(o)
+        assert o in mesher._cache._d
+    assert judge.judge(FaceTrack(2, copies)) == want
+
+
+@pytest.mark.parametrize("image", [None, np.zeros((4, 4), np.uint8), np.zeros((0, 0, 3), np.uint8), "frame"])
+def test_prepare_ignores_an_unusable_observation(judge, still, image):
+    from edge_agent.vision.track import FaceObservation
+    base = still(T1).last
+    judge.prepare(FaceObservation(image, 0.0, base.face))        # no exception, nothing decided
