@@ -321,6 +321,15 @@ class WorkerRegistry(DownState):
                                    "AND status = 'active'", (id_type, id_number.strip().upper())).fetchone()
         return None if r is None else self.get(r[0], full_id=full_id)
 
+    def find_latest_by_id(self, id_type: str, id_number: str, *, full_id: bool = False) -> Worker | None:
+        """The active record of this ID on the project, else its most recent exited one, else
+        None: staff at the gate are told "exited" rather than "not enrolled" when that is true."""
+        with self._lock:
+            r = self._conn.execute("SELECT worker_ref FROM workers WHERE id_type = ? AND id_number = ? "
+                                   "ORDER BY status = 'active' DESC, updated_at DESC, rowid DESC LIMIT 1",
+                                   (id_type, id_number.strip().upper())).fetchone()
+        return None if r is None else self.get(r[0], full_id=full_id)
+
     def search(self, *, name: str | None = None, team: str | None = None, company: str | None = None,
                status: str | None = None, limit: int = 50, offset: int = 0, full_id: bool = False) -> Page:
         """Records by name (substring), team code, company (code or name substring), status

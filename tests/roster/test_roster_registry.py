@@ -52,6 +52,20 @@ def test_one_id_one_active_record_per_project_and_reenrollment_after_exit(regist
     assert [c.action for c in outbox_changes(registry)] == ["enroll", "exit", "enroll"]
 
 
+def test_find_latest_by_id_prefers_the_active_record_then_the_latest_exit(registry):
+    assert registry.find_latest_by_id("01", resident_id()) is None
+    w = registry.enroll(record(), operator="op")
+    assert registry.find_latest_by_id("01", resident_id().lower()).worker_ref == w.worker_ref
+    registry.exit(w.worker_ref, {"exit_date": TODAY.isoformat(), "wage_settled": True}, operator="op")
+    assert registry.find_by_id("01", resident_id()) is None                 # active records only
+    got = registry.find_latest_by_id("01", resident_id())
+    assert got.worker_ref == w.worker_ref and got.status == "exited"
+    w2 = registry.enroll(record(), operator="op")                           # back on the project
+    assert registry.find_latest_by_id("01", resident_id()).worker_ref == w2.worker_ref
+    registry.exit(w2.worker_ref, {"exit_date": TODAY.isoformat(), "wage_settled": True}, operator="op")
+    assert registry.find_latest_by_id("01", resident_id()).worker_ref == w2.worker_ref   # the latest exit
+
+
 def test_update_revalidates_and_cannot_change_the_id(registry):
     w = registry.enroll(record(), operator="op")
     u = registry.update(w.worker_ref, {"team_code": "T02", "phone": "13700137000"}, operator="op2")

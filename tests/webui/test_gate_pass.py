@@ -180,15 +180,19 @@ def test_consenting_worker_is_sent_to_the_face_gate(ui, emu, registry, gates):
 
 
 def test_exited_and_unknown_ids_are_refused(ui, emu, registry, gates):
+    """Staff are told which: an exited worker's card says "已退场" (it said "未登记或已退场" for
+    both, because the lookup saw active records only), a stranger's says "未登记"."""
     ref = enroll(registry, consent=False)
     registry.exit(ref, {"exit_date": datetime.date.today().isoformat(), "wage_settled": "yes"}, operator="officer")
     async def body(c):
         await c.login()
         emu.insert(card_a())
         r = await c.post("/gate-pass/swipe", {}, page="/gate-pass")
-        assert r.status == 404 and "未登记或已退场" in await r.text()
+        html = await r.text()
+        assert r.status == 403 and "该人员已退场" in html and "未登记" not in html
         r = await c.post("/gate-pass/lookup", {"id_number": ID_B}, page="/gate-pass")
-        assert r.status == 404 and "不能通行" in await r.text()
+        html = await r.text()
+        assert r.status == 404 and "未登记该证件号码" in html and "不能通行" in html and "已退场" not in html
         emu.insert(card_b())
         r = await c.post("/gate-pass/swipe", {}, page="/gate-pass")
         assert r.status == 404

@@ -92,7 +92,7 @@ def _page(request, *, w=None, status_key: str | None = None, result=None, messag
 
 
 async def _show(request, id_type: str, id_number: str, values: dict) -> web.Response:
-    w = await run(request.app[REGISTRY].find_by_id, id_type, id_number)
+    w = await run(request.app[REGISTRY].find_latest_by_id, id_type, id_number)
     key = verdict(w)
     await audit(request, "gatepass.lookup", w.worker_ref if w else None, key)
     return _page(request, w=w, status_key=key, values=values, code=200 if key == "ok" else 403 if w else 404)
