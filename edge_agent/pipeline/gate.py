@@ -195,7 +195,7 @@ class GatePipeline(CameraLoop):
         if att.phase is Phase.LIVENESS:
             v = self._judge(att, track, t, rep)
             if v is None:
-                self._between_judgements(att, track, t, rep)
+                self._between_judgements(att, track, q, t, rep)
                 return
             if v.decision == "live":
                 self._punch(att, track, v, v.cue, t, rep)
@@ -215,14 +215,14 @@ class GatePipeline(CameraLoop):
                 self._reject(att, track, "liveness_timeout", t, rep, verdict=v or att.verdict,
                              cue=cue or challenge_cue(att.challenge, "not_performed"))
             elif v is None:
-                self._between_judgements(att, track, t, rep)
+                self._between_judgements(att, track, q, t, rep)
 
-    def _between_judgements(self, att: Attempt, track: FaceTrack, t: float, rep: StepReport) -> None:
+    def _between_judgements(self, att: Attempt, track: FaceTrack, q: Quality, t: float, rep: StepReport) -> None:
         """A frame the judge skips (it runs at most every JUDGE_EVERY_S) does ahead what the
         deciding frame would otherwise wait for: the identity check the punch needs, kept
-        fresher than REVERIFY_S (on this frame, when it is good enough), and this frame's
-        per-frame liveness measurements."""
-        if (track.last.quality or 0.0) >= self.cfg.quality_threshold:
+        fresher than REVERIFY_S (on this frame when it is a good one: not a head turned for a
+        challenge), and this frame's per-frame liveness measurements."""
+        if q.score >= self.cfg.quality_threshold and q.key is None:
             self._same_face(att, track, t, rep, fresh_s=REVERIFY_S / 2, obs=track.last)
             if att.track_id not in self._attempts:
                 return          # another face: the track was split
