@@ -3,7 +3,8 @@
 Punch listings show ``worker_ref`` only: ID numbers never leave through this API.
 Each listed punch carries ``passage``: ``"not_passed"`` when the gateway later recorded that
 nobody passed (a ``not_passed`` gate event referring to it), else ``null``. Gate events
-(tailgating, door held, manual releases, faults...) are listed by ``/api/v1/gate-events``.
+(tailgating, door held, manual releases and the end of a fire hold, faults...) are listed by
+``/api/v1/gate-events`` (``kind`` takes any of :data:`shared_schema.messages.EVENT_KINDS`).
 
 Supervision (issue 6, :mod:`cloud_receiver.supervision`): ``/api/v1/projects/{code}/attendance?date=``,
 ``.../attendance/monthly?month=`` and ``.../payroll-export?month=&format=csv|xlsx`` (ID numbers
@@ -378,6 +379,8 @@ def make_app(store: Store, tokens, *, silent_after_s: float = 86400.0, page_size
     app.add_routes(api_wage.routes())
     from . import api_registry  # the city worker registry: persons, roster-down (issue 5)
     app.add_routes(api_registry.routes())
+    from . import api_upstream  # the national platform upload's state (requirement 13)
+    app.add_routes(api_upstream.routes())
     app.router.add_get("/api/v1/openapi.json", openapi.handle)
     from . import api_dashboard  # aggregate routes + the static pages under /dashboard/
     api_dashboard.mount(app)

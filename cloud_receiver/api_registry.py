@@ -11,6 +11,10 @@
   gateway of the project (:mod:`cloud_receiver.roster_down`): ``exit`` (of a person with an
   active membership on the project), ``correct`` (fields of their record), ``project_stopped``
   / ``project_resumed``. City and district roles only (a district within its district).
+* ``GET  /api/v1/projects/{code}/roster-down?limit=&offset=&ids=``: the project's down changes,
+  newest first, each with every gateway's state of it — ``applied``, ``pending``, or what the
+  gateway reported: ``skipped`` / ``failed`` with a detail naming fields. Every role, in scope;
+  correction values and full ID numbers only with ``ids=full`` as below.
 
 ID numbers are masked unless the token may see them and the request asks ``ids=full``
 (:func:`cloud_receiver.auth.wants_full_ids`); the record's other details (address, phone,
@@ -177,6 +181,24 @@ async def post_roster_down(request):
     return web.json_response({"project_code": code, "version": version, "action": body["action"]}, status=201)
 
 
+@op("花名册下发变更及各网关执行情况 / the project's roster-down changes and what each gateway made of them "
+    "(applied, pending, skipped or failed with the fields concerned)",
+    query=[q("limit", "integer", minimum=1, maximum=200), q("offset", "integer", minimum=0), _IDS_Q],
+    responses={"404": "project not in scope"}, tag="registry")
+async def get_roster_down(request):
+    code = _project_code(request)
+    store = request.app[STORE_KEY]
+    await check_project(request, store, code)
+    limit, offset = _paging(request, 200)
+    full = _full_ids(request)
+    body = await _run(request, lambda: roster_down.project_view(store, code, limit=limit, offset=offset, full=full,
+                                                                 iso=_iso))
+    if full:
+        log.info("roster down of project %s read with full ID numbers by token %s", code, principal(request).token_id)
+    return web.json_response(body)
+
+
 def routes() -> list:
     return [web.get("/api/v1/persons", persons), web.get("/api/v1/persons/{person_id}", person),
-            web.post("/api/v1/projects/{code}/roster-down", post_roster_down)]
+            web.post("/api/v1/projects/{code}/roster-down", post_roster_down),
+            web.get("/api/v1/projects/{code}/roster-down", get_roster_down)]

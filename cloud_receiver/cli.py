@@ -2,7 +2,8 @@
 
 Commands: ``keygen``, ``check-config``, ``migrate``, ``register-gateway``, ``run``,
 ``stats [--json]``, ``doctor``, ``token create|list|revoke`` (scoped API tokens:
-:mod:`.auth`), ``payroll-import`` (:mod:`.supervision.payroll_import`), ``ca ...`` (the MQTT certificate authority: :mod:`.ca_cli`;
+:mod:`.auth`), ``payroll-import`` (:mod:`.supervision.payroll_import`), ``upstream status|run-once``
+(the national platform upload: :mod:`.upstream.cli`), ``ca ...`` (the MQTT certificate authority: :mod:`.ca_cli`;
 ``--config`` is needed there only for ``ca issue-gateway --register``). Exit codes: 0 ok, 1 failure, 2 usage/config error.
 """
 
@@ -188,6 +189,28 @@ def cmd_roster_down(cfg: ReceiverConfig, args) -> int:
     return code
 
 
+def _upstream_hooks(cfg: ReceiverConfig, store) -> list:
+    """The national platform upload (requirement 13) as a sweep-loop hook, when enabled."""
+    if not cfg.upstream.enabled:
+        return []
+    import socket
+
+    from .upstream.config import UpstreamConfigError
+    from .upstream.job import UpstreamHook
+
+    try:
+        return [UpstreamHook(store, cfg.upstream, holder=f"{socket.gethostname()}:{cfg.receiver_id}")]
+    except UpstreamConfigError as exc:   # the secret's content: read only now (see upstream.config)
+        print(f"config error: receiver.upstream: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_upstream(cfg: ReceiverConfig, args) -> int:
+    from .upstream import cli as upstream_cli   # status, run-once
+
+    return upstream_cli.cmd(cfg, args)
+
+
 def cmd_run(cfg: ReceiverConfig, args) -> int:
     from aiohttp import web
 
@@ -208,7 +231,7 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
                       hooks=[WarningHook(store, cfg.warnings, cfg.attendance),
                              WageRiskHook(store, cfg.wage_risk, cfg.attendance),
                              # the dashboard's per-project daily figures for today
-                             DailyHook(store, cfg.attendance, cfg.anomalies)]).start()
+                             DailyHook(store, cfg.attendance, cfg.anomalies)] + _upstream_hooks(cfg, store)).start()
     consumer = Consumer(cfg, store, key, sweeper).start()
     from .retention import ReceiverRetention
     retention = ReceiverRetention(store, cfg.retention).start()   # head photos (APScheduler)
@@ -229,6 +252,8 @@ def cmd_run(cfg: ReceiverConfig, args) -> int:
                                clients_max=a.auth_clients_max, trusted_proxies=tuple(a.trusted_proxies)))
             configure_wage(app, cfg.wage_risk, a.upload_max_bytes)
             configure_anomalies(app, cfg.anomalies)
+            from .api_upstream import configure as configure_upstream
+            configure_upstream(app, cfg.upstream.enabled)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, cfg.api.host, cfg.api.port)
@@ -304,13 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--operator", required=True)
     from . import roster_down
     roster_down.add_cli(sub)
+    from .upstream import cli as upstream_cli
+    upstream_cli.add_cli(sub)   # national platform upload: status, run-once
     ca_cli.add_parser(sub)
     return p
 
 
 COMMANDS = {"keygen": cmd_keygen, "check-config": cmd_check_config, "migrate": cmd_migrate,
             "register-gateway": cmd_register, "run": cmd_run, "stats": cmd_stats, "doctor": cmd_doctor,
-            "token": cmd_token, "payroll-import": cmd_payroll_import, "roster-down": cmd_roster_down}
+            "token": cmd_token, "payroll-import": cmd_payroll_import, "roster-down": cmd_roster_down,
+            "upstream": cmd_upstream}
 
 
 def main(argv: list[str] | None = None) -> int:

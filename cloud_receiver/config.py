@@ -3,7 +3,7 @@
 Decoded strictly with :func:`shared_schema.typed_config.load` into frozen
 dataclasses; unknown keys are errors that name the key. Relative paths
 (``signing_key_file``, ``api.tokens_file``, ``mqtt.ca_file``/``cert_file``/``key_file``, a ``sqlite:///relative.db`` store
-URL) resolve against the folder of the config file.
+URL, ``upstream.appsecret_file``) resolve against the folder of the config file.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from .supervision.anomalies import AnomalyRules
 from .supervision.rules import AttendanceRules
 from .supervision.wage_risk import WageRiskRules
 from .supervision.warnings import WarningRules
+from .upstream.config import UpstreamConfig
+from .upstream.config import check as check_upstream
 
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
 MIN_TOKEN_LEN = 16
@@ -85,6 +87,7 @@ class ReceiverConfig:
     anomalies: AnomalyRules = field(default_factory=AnomalyRules)
     wage_risk: WageRiskRules = field(default_factory=WageRiskRules)
     retention: ReceiverRetentionConfig = field(default_factory=ReceiverRetentionConfig)   # head photos
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)   # national platform upload
 
     def api_tokens(self) -> frozenset[str]:
         """Tokens from ``api.tokens`` plus one per line of ``api.tokens_file`` (# comments)."""
@@ -140,7 +143,13 @@ def load_config(path: str | Path) -> ReceiverConfig:
     api = cfg.api
     if api.tokens_file:
         api = dataclasses.replace(api, tokens_file=_resolve(base, api.tokens_file))
+    up = cfg.upstream
+    if up.appsecret_file:
+        up = dataclasses.replace(up, appsecret_file=_resolve(base, up.appsecret_file))
+    problem = check_upstream(up)
+    if problem:
+        raise ConfigError(f"{path}: receiver.upstream: {problem}")
     cfg = dataclasses.replace(
-        cfg, signing_key_file=_resolve(base, cfg.signing_key_file), api=api, mqtt=mqtt,
+        cfg, signing_key_file=_resolve(base, cfg.signing_key_file), api=api, mqtt=mqtt, upstream=up,
         store=dataclasses.replace(cfg.store, url=resolve_store_url(cfg.store.url, base)))
     return cfg

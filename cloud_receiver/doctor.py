@@ -4,7 +4,9 @@ Checks: the ack-signing key (readable, Ed25519); the store (reachable, schema at
 version, gateways registered / revoked / reporting a suspect clock); the SQLite store's disk; the API tokens; the MQTT broker
 (TLS and client certificate as configured: a real MQTT 5 CONNECT answered by a CONNACK, with a
 throw-away client id, never the service's); the clock (NTP: the receiver's ack times are the
-gateways' clock reference). Exit 0 when nothing failed, else 1.
+gateways' clock reference); the national platform when the upload is on (the secret file, and a
+signed call the platform answers: reachable, and the signature accepted). Exit 0 when nothing
+failed, else 1.
 """
 
 from __future__ import annotations
@@ -141,6 +143,29 @@ def check_ntp(status: str | None = None) -> list[Check]:
     return [_row(status == "synchronized", label, status)]
 
 
+def check_upstream(cfg: ReceiverConfig, timeout: float) -> list[Check]:
+    """A signed ``AsyncHandleResult.Query`` for a serial the platform cannot know: its refusal
+    proves the endpoint answers and takes this appid/appsecret's signature (a wrong secret or a
+    clock far off is answered "bad signature" instead)."""
+    from .upstream.config import UpstreamConfigError, read_appsecret
+    from .upstream.national import NationalClient, NationalCredentials, UpstreamError
+    label = "国家平台 / national platform"
+    up = cfg.upstream
+    if not up.enabled:
+        return [Check("SKIP", label, "upload off ([receiver.upstream] enabled = false)")]
+    try:
+        creds = NationalCredentials(up.appid, read_appsecret(up.appsecret_file))
+    except (UpstreamConfigError, ValueError) as exc:
+        return [_row(False, label, str(exc))]
+    client = NationalClient(up.endpoint, creds, timeout_s=min(timeout, up.timeout_s))
+    try:
+        client.result("doctor-probe-0")
+    except UpstreamError as exc:
+        if exc.reason != "rejected":
+            return [_row(False, label, f"{up.endpoint}: {exc.reason}: {exc.detail}")]
+    return [_row(True, label, f"{up.endpoint}: answers, signature accepted (appid {up.appid})")]
+
+
 def run_checks(cfg: ReceiverConfig, *, broker_timeout: float = 3.0) -> list[Check]:
     checks = _guard("应答签名密钥 / ack-signing key", lambda: check_key(cfg))
     checks += _guard("数据库 / store", lambda: check_store(cfg))
@@ -148,6 +173,7 @@ def run_checks(cfg: ReceiverConfig, *, broker_timeout: float = 3.0) -> list[Chec
     checks += _guard("接口令牌 / API tokens", lambda: check_api(cfg))
     checks += _guard("消息服务器 / MQTT broker", lambda: check_broker(cfg, broker_timeout))
     checks += _guard("时间同步 / NTP", check_ntp)
+    checks += _guard("国家平台 / national platform", lambda: check_upstream(cfg, broker_timeout))
     return checks
 
 

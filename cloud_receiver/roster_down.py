@@ -7,7 +7,10 @@ survives any outage: each gateway reports the version it has applied
 poll interval, and again while more remain) and the receiver answers on the gateway's ack
 topic with the following changes in order (:class:`~shared_schema.messages.RosterDownBatch`,
 signed like every ack). The gateway applies each version once and in order; the city sees
-each gateway's applied version (``gateway_roster_down``).
+each gateway's applied version (``gateway_roster_down``) and what did not take effect there:
+every report carries the gateway's last 50 ``skipped`` / ``failed`` outcomes with a detail
+naming fields (``roster_down_outcomes``, one row per gateway and version however often it is
+reported). :func:`project_view` puts it together for the API.
 
 The gateway stays the authority on its records: an exit decided here takes effect when
 the gateway applies it, and the membership closes when the gateway's own exit
@@ -21,6 +24,7 @@ import logging
 import re
 
 from shared_schema import SCHEMA_VERSION
+from shared_schema.idcard import mask_id_number
 from shared_schema.messages import (MAX_DOWN_CHANGES, FieldValue, RosterDownBatch, RosterDownChange,
                                     RosterDownState)
 from shared_schema.wire import canonical_json, decode, format_utc, loads_strict, to_wire
@@ -136,12 +140,66 @@ def issue_request(store, code: str, body: dict, now: float) -> int:
 
 
 def answer(store, state: RosterDownState, now: float, limit: int = MAX_DOWN_CHANGES) -> RosterDownBatch:
-    """The reply to a gateway's state report (the caller checked gateway and project)."""
-    store.set_gateway_roster_down(state.gateway_id, state.project_code, state.applied_version, now)
+    """The reply to a gateway's state report (the caller checked gateway and project); records
+    its applied version and non-applied outcomes first."""
+    ignored = store.record_roster_down_state(state.gateway_id, state.project_code, state.applied_version,
+                                             [to_wire(o) for o in state.outcomes], now)
+    if ignored:   # e.g. the city's store restored from an older backup: worth a look, not a reason to stall
+        log.warning("gateway %s reported outcomes of %s down versions of project %s that were not issued "
+                    "as reported (first v%s); ignored", state.gateway_id, len(ignored), state.project_code, ignored[0])
     bodies, latest = store.roster_down_after(state.project_code, state.applied_version, limit)
     changes = tuple(decode(RosterDownChange, loads_strict(b.encode("utf-8"))) for b in bodies)
     return RosterDownBatch(v=SCHEMA_VERSION, type="roster_down_batch", gateway_id=state.gateway_id,
                            project_code=state.project_code, changes=changes, latest_version=latest, sent_at=_now())
+
+
+def _change_view(row: dict, full: bool) -> dict:
+    """One stored change as the API shows it: the ID number masked and correction values left
+    out unless ``full`` (they are the person's data); field names always."""
+    body = loads_strict(row["body"].encode("utf-8"))
+    out = {"version": int(row["version"]), "action": row["action"], "issued_at": row["issued_at"],
+           "operator": row["operator"], "reason": body.get("reason")}
+    if body.get("id_number") is not None:
+        out["id_type"] = body["id_type"]
+        out["id_number"] = body["id_number"] if full else mask_id_number(body["id_number"])
+    if body.get("exit_date") is not None:
+        out["exit_date"] = body["exit_date"]
+    if body.get("corrections"):
+        out["corrections"] = ({c["name"]: c["value"] for c in body["corrections"]} if full
+                              else sorted(c["name"] for c in body["corrections"]))
+    return out
+
+
+def project_view(store, code: str, *, limit: int, offset: int, full: bool, iso=lambda t: t) -> dict:
+    """The project's down changes, newest first, each with every gateway's state of it:
+    ``applied``; ``skipped`` / ``failed`` with the gateway's detail; ``pending`` (the gateway
+    has not reported that far, or never reported)."""
+    rows, total = store.roster_down_page(code, limit, offset)
+    gateways = store.roster_down_gateways(code)
+    latest = store.roster_down_after(code, 0, 0)[1]
+    outcomes: dict[tuple[str, int], dict] = {}
+    if rows:
+        for o in store.roster_down_outcomes(code, int(rows[-1]["version"]), int(rows[0]["version"])):
+            outcomes[(o["gateway_id"], int(o["version"]))] = o
+    changes = []
+    for row in rows:
+        view, v = _change_view(row, full), int(row["version"])
+        states = []
+        for g in gateways:
+            o = outcomes.get((g["gateway_id"], v))
+            if o is not None:
+                states.append({"gateway_id": g["gateway_id"], "status": o["status"], "detail": o["detail"],
+                               "reported_at": iso(o["reported_at"])})
+            else:
+                done = g["applied_version"] is not None and v <= int(g["applied_version"])
+                states.append({"gateway_id": g["gateway_id"], "status": "applied" if done else "pending"})
+        view["gateways"] = states
+        view["problems"] = sum(s["status"] in ("skipped", "failed") for s in states)
+        changes.append(view)
+    return {"project_code": code, "latest_version": latest, "total": total, "limit": limit, "offset": offset,
+            "gateways": [{"gateway_id": g["gateway_id"], "applied_version": g["applied_version"],
+                          "reported_at": iso(g["reported_at"])} for g in gateways],
+            "changes": changes}
 
 
 # ---- CLI: ``cloud-receiver roster-down ...`` (wired in cloud_receiver/cli.py) -----------------
@@ -149,8 +207,11 @@ def add_cli(sub) -> None:
     p = sub.add_parser("roster-down", help="issue a roster change to a project's gateways "
                                            "(exit, correct, project_stopped, project_resumed)")
     p.add_argument("--project-code", required=True)
-    p.add_argument("--action", required=True, choices=DOWN_ACTIONS)
-    p.add_argument("--operator", required=True)
+    p.add_argument("--action", choices=DOWN_ACTIONS, help="the change to issue (required unless --status)")
+    p.add_argument("--operator", help="who decides (required unless --status)")
+    p.add_argument("--status", action="store_true",
+                   help="issue nothing: show the project's last 50 changes and what each gateway made of them "
+                        "(applied / pending / skipped / failed with the fields concerned; IDs masked)")
     p.add_argument("--reason")
     p.add_argument("--id-type", default=None, help="ID type code (default 01, resident ID)")
     p.add_argument("--id-number", help="exit / correct: the person (never logged)")
@@ -174,8 +235,26 @@ def cli_body(args) -> dict:
     return body
 
 
+def status_text(view: dict) -> str:
+    """:func:`project_view` as lines for a terminal: one per change, naming the gateways where it
+    did not (yet) take effect."""
+    gws = ", ".join(f"{g['gateway_id']} v{g['applied_version']}" if g["applied_version"] is not None
+                    else f"{g['gateway_id']} never reported" for g in view["gateways"]) or "none"
+    lines = [f"project {view['project_code']}: latest version {view['latest_version']}; gateways: {gws}"]
+    for c in view["changes"]:
+        what = c["action"] + (f" ({', '.join(c['corrections'])})" if c.get("corrections") else "")
+        states = [f"{g['gateway_id']} {g['status']}" + (f" ({g['detail']})" if g.get("detail") else "")
+                  for g in c["gateways"] if g["status"] != "applied"]
+        lines.append(f"v{c['version']} {what} by {c['operator']}: " + ("; ".join(states) or "applied everywhere"))
+    return "\n".join(lines)
+
+
 def cmd(store, args, now: float) -> tuple[int, str]:
     """→ (exit code, message): 0 issued, 1 refused (no active membership), 2 bad input."""
+    if args.status:
+        return 0, status_text(project_view(store, args.project_code, limit=50, offset=0, full=False))
+    if not args.action or not args.operator:
+        return 2, "error: --action and --operator are required (or --status to show the project's changes)"
     try:
         version = issue_request(store, args.project_code, cli_body(args), now)
     except NotMember as exc:

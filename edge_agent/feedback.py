@@ -47,6 +47,7 @@ MESSAGES: dict[str, Message] = {m.key: m for m in (
     Message("tailgating", "请逐一通行", "one person per verification", True, "alarm"),
     Message("door_held", "请勿在通道内停留", "do not stay in the passage", True, "alarm"),
     Message("manual_release", "已手动放行", "manual release", True, "warning"),
+    Message("release_ended", "消防联动解除，闸机恢复正常", "fire release ended, gate back to normal", True),
     # the vision pipeline's prompts (edge_agent.pipeline; quality keys from edge_agent.vision.quality)
     Message("move_closer", "请靠近摄像头", "please move closer", True, "warning"),
     Message("hold_still", "请保持不动", "please hold still", False, "warning"),

@@ -22,7 +22,8 @@
   not, and is committed with who and why *before* the relay moves.
 * Fire/emergency input (:mod:`edge_agent.gate_release`): while the turnstile's fire input
   is active the gate is held open both ways (``manual_release`` by ``fire_alarm``, once
-  per activation, committed before the hold); no tailgating/door_held meanwhile.
+  per activation, committed before the hold; ``release_ended`` once the turnstile confirmed
+  the hold's end); no tailgating/door_held meanwhile.
 
 Threading: each controller may run its own polling thread (:meth:`start`), or a
 test calls :meth:`tick` itself with an injected ``clock``. Decisions come from any

@@ -9,15 +9,13 @@ project's plus every punch, at any project, of a person who punched there or is 
 
 from __future__ import annotations
 
+from .ledger_reads import PASSAGE_SQL
 from .supervision import ROSTER_COLS
 
 _ENTRY_COLS = ("p.gateway_id, p.seq, p.type, p.project_code, p.gate_id, p.device_time, p.device_date, "
                "p.direction, p.worker_ref, p.kind, p.match_score, p.liveness_score, p.liveness_cue, "
                "p.snapshot_ref, p.reject_reason, p.manual_reason, p.operator")
-_PASSAGE = ("CASE WHEN p.type = 'punch' AND EXISTS (SELECT 1 FROM ledger g WHERE g.type = 'gate_event' "
-            "AND g.gateway_id = p.gateway_id AND g.ref_seq = p.seq AND g.event_kind = 'not_passed') "
-            "THEN 'not_passed' END AS passage")
-_ENTRIES_SQL = (f"SELECT {_ENTRY_COLS}, {_PASSAGE} FROM ledger p WHERE p.type IN ('punch', 'rejected') "
+_ENTRIES_SQL = (f"SELECT {_ENTRY_COLS}, {PASSAGE_SQL} FROM ledger p WHERE p.type IN ('punch', 'rejected') "
                 "AND p.device_date >= ? AND p.device_date <= ?")
 # people of project ? (punching there in the range, or on its roster), by worker_ref or ID number
 _PROJECT_SCOPE = (" AND (p.project_code = ? OR (p.type = 'punch' AND (p.worker_ref IN ("

@@ -22,6 +22,7 @@ from .projects import ProjectQueries
 from .supervision import SupervisionQueries
 from .tokens import TokenQueries
 from .wage import WageQueries
+from .upstream import UpstreamQueries
 from .workers import RosterDownQueries, WorkerRegistryQueries
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ def _fix(row: dict) -> dict:
 
 
 class SqlStore(GatewayQueries, IngestQueries, LedgerReadQueries, SupervisionQueries, ProjectQueries, AnomalyQueries,
-               TokenQueries, WageQueries, DashboardQueries, WorkerRegistryQueries, RosterDownQueries, Store):
+               TokenQueries, WageQueries, DashboardQueries, WorkerRegistryQueries, RosterDownQueries,
+               UpstreamQueries, Store):
     PH = "?"
 
     def __init__(self, url: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from .ledger_reads import PASSAGE_SQL
 from .supervision import ROSTER_COLS
 
 DAY_COLS = ("date", "project_code", "district", "status", "stopped", "roster", "present", "on_site",
@@ -22,9 +23,7 @@ _SUMS = ("count(*) AS projects, sum(CASE WHEN d.stopped THEN 0 ELSE d.roster END
          "sum(d.off_roster) AS off_roster, sum(CASE WHEN d.stopped THEN 1 ELSE 0 END) AS stopped_projects")
 # the day's punches city-wide, as attendance_punches returns them per project (index ledger_date_type)
 _DAY_PUNCHES = ("SELECT p.project_code, p.gateway_id, p.seq, p.type, p.gate_id, p.device_time, p.device_date, "
-                "p.direction, p.worker_ref, p.kind, p.manual_reason, p.operator, p.chain_status, "
-                "CASE WHEN EXISTS (SELECT 1 FROM ledger g WHERE g.type = 'gate_event' AND g.gateway_id = p.gateway_id "
-                "AND g.ref_seq = p.seq AND g.event_kind = 'not_passed') THEN 'not_passed' END AS passage "
+                f"p.direction, p.worker_ref, p.kind, p.manual_reason, p.operator, p.chain_status, {PASSAGE_SQL} "
                 "FROM ledger p WHERE p.device_date = ? AND p.type = 'punch' AND p.worker_ref IS NOT NULL")
 _ROSTER_ALL = (f"SELECT {ROSTER_COLS} FROM (SELECT {ROSTER_COLS}, ROW_NUMBER() OVER ("
                "PARTITION BY project_code, worker_ref ORDER BY changed_at DESC, received_at DESC, change_id DESC"

@@ -9,11 +9,13 @@ PUNCH_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, di
 GATE_EVENT_COLS = ("gateway_id, seq, event_id, project_code, gate_id, device_time, device_date, event_kind, "
                    "ref_seq, direction, worker_ref, liveness_cue, snapshot_ref, manual_reason, operator, "
                    "chain_status, received_at")
-# A punch's passage: "not_passed" when a not_passed gate event of its gateway refers to it
-# (index ledger_gate_event_ref); NULL otherwise.
-_PASSAGE = ("CASE WHEN EXISTS (SELECT 1 FROM ledger g WHERE g.type = 'gate_event' AND g.gateway_id = p.gateway_id "
-            "AND g.ref_seq = p.seq AND g.event_kind = 'not_passed') THEN 'not_passed' END AS passage")
-_PUNCHES_SQL = (f"SELECT {', '.join('p.' + c for c in PUNCH_COLS.split(', '))}, {_PASSAGE} FROM punches p "
+# A punch's passage, for every reader of the ledger (listing, attendance, anomalies, dashboard,
+# upload): "not_passed" when a not_passed gate event of its gateway refers to it (index
+# ledger_gate_event_ref); NULL otherwise, and for rows that are not punches. The row is ``p``.
+PASSAGE_SQL = ("CASE WHEN p.type = 'punch' AND EXISTS (SELECT 1 FROM ledger g WHERE g.type = 'gate_event' "
+               "AND g.gateway_id = p.gateway_id AND g.ref_seq = p.seq AND g.event_kind = 'not_passed') "
+               "THEN 'not_passed' END AS passage")
+_PUNCHES_SQL = (f"SELECT {', '.join('p.' + c for c in PUNCH_COLS.split(', '))}, {PASSAGE_SQL} FROM punches p "
                 "WHERE p.project_code = ? AND p.device_date = ? "
                 "ORDER BY p.device_time, p.gateway_id, p.seq LIMIT ? OFFSET ?")
 

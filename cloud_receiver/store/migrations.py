@@ -370,6 +370,83 @@ _V8 = [
 ]
 
 
+# v9 (issue 5): what the gateways report of down changes that did not take effect there
+# (skipped: e.g. no active record of the person; failed: e.g. a correction that does not
+# validate), one row per gateway, project and version; reports repeat, rows do not.
+_V9 = [
+    """CREATE TABLE roster_down_outcomes (
+        gateway_id TEXT NOT NULL,
+        project_code TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        action TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('skipped', 'failed')),
+        detail TEXT NOT NULL,
+        reported_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (gateway_id, project_code, version))""",
+    "CREATE INDEX roster_down_outcomes_project ON roster_down_outcomes (project_code, version)",
+]
+
+
+# v10 (requirement 13, upload to the national platform: cloud_receiver.upstream): one row per
+# object uploaded (company, team, worker, entry/exit) with its state; per project the ledger
+# cursor (ingest_no) of the attendance upload and the registry changes already looked at; the
+# punches waiting for their worker (counted, never dropped) and the submitted attendance batches
+# (ledger ingest_nos only: the payload is rebuilt from the ledger and the registry, so no ID
+# number is stored twice). last_error never holds an ID number.
+_UPSTREAM_STATUS = "status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'submitted', 'done', 'failed'))"
+_V10 = [
+    f"""CREATE TABLE upstream_objects (
+        object_id {{serial}},
+        kind TEXT NOT NULL CHECK (kind IN ('company', 'team', 'worker', 'entry_exit')),
+        project_code TEXT NOT NULL,
+        local_key TEXT NOT NULL,
+        {_UPSTREAM_STATUS},
+        request_serial TEXT,
+        remote_ref TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        last_error TEXT,
+        source_at DOUBLE PRECISION NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        UNIQUE (kind, project_code, local_key))""",
+    "CREATE INDEX upstream_objects_due ON upstream_objects (status, next_try_at)",
+    """CREATE TABLE upstream_cursors (
+        project_code TEXT PRIMARY KEY,
+        through_ingest_no BIGINT NOT NULL DEFAULT 0,
+        skipped BIGINT NOT NULL DEFAULT 0,
+        registry_seen_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        updated_at DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE upstream_punch_queue (
+        project_code TEXT NOT NULL,
+        ingest_no BIGINT NOT NULL,
+        worker_ref TEXT NOT NULL,
+        wait_reason TEXT,
+        queued_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (project_code, ingest_no))""",
+    f"""CREATE TABLE upstream_attendance (
+        batch_id {{serial}},
+        project_code TEXT NOT NULL,
+        team_key TEXT NOT NULL,
+        ingest_nos TEXT NOT NULL,
+        records INTEGER NOT NULL,
+        {_UPSTREAM_STATUS},
+        request_serial TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX upstream_attendance_due ON upstream_attendance (status, next_try_at)",
+    "CREATE INDEX upstream_attendance_project ON upstream_attendance (project_code, status)",
+    # one uploader at a time across receiver processes sharing the store: a lease, renewed by each run
+    """CREATE TABLE upstream_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL)""",
+]
+
+
 def _v1(serial: str, ingest_col: str) -> list[str]:
     ledger = ("CREATE TABLE ledger (" + _LEDGER_COLS + ingest_col +
               ",\n    PRIMARY KEY (gateway_id, seq),\n    UNIQUE (event_id))")
@@ -388,6 +465,9 @@ MIGRATIONS: dict[str, list[tuple[int, str, list[str]]]] = {
         (6, "city worker registry", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V6]),
         (7, "gateway revocation", _V7),
         (8, "person ids", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for q in _V8]),
+        (9, "roster down outcomes", _V9),
+        (10, "national platform upload state", [q.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                                                for q in _V10]),
     ],
     "postgresql": [
         (1, "initial schema", _v1("BIGSERIAL PRIMARY KEY",
@@ -399,6 +479,8 @@ MIGRATIONS: dict[str, list[tuple[int, str, list[str]]]] = {
         (6, "city worker registry", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V6]),
         (7, "gateway revocation", _V7),
         (8, "person ids", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V8]),
+        (9, "roster down outcomes", _V9),
+        (10, "national platform upload state", [q.replace("{serial}", "BIGSERIAL PRIMARY KEY") for q in _V10]),
     ],
 }
 

@@ -7,6 +7,8 @@ are translated by :meth:`SqlStore._sql`. The computations live in
 
 from __future__ import annotations
 
+from .ledger_reads import PASSAGE_SQL
+
 ROSTER_COLS = ("project_code, worker_ref, name, id_type, id_number, role, post, company_code, team_code, "
                "work_type, entry_date, exit_date, action, changed_at")
 # Latest change per (project, worker). changed_at is fixed-width UTC text (format_utc), so it sorts.
@@ -15,10 +17,7 @@ _ROSTER_SQL = (f"SELECT {ROSTER_COLS} FROM (SELECT {ROSTER_COLS}, ROW_NUMBER() O
                ") AS rn FROM roster_changes WHERE project_code = ?) latest WHERE rn = 1 ORDER BY worker_ref")
 _ATTENDANCE_COLS = ("p.gateway_id, p.seq, p.type, p.gate_id, p.device_time, p.device_date, p.direction, "
                     "p.worker_ref, p.kind, p.manual_reason, p.operator, p.chain_status")
-# passage as in the punch listing: a not_passed gate event of the same gateway refers to the punch
-_ATTENDANCE_SQL = (f"SELECT {_ATTENDANCE_COLS}, CASE WHEN EXISTS (SELECT 1 FROM ledger g WHERE "
-                   "g.type = 'gate_event' AND g.gateway_id = p.gateway_id AND g.ref_seq = p.seq "
-                   "AND g.event_kind = 'not_passed') THEN 'not_passed' END AS passage "
+_ATTENDANCE_SQL = (f"SELECT {_ATTENDANCE_COLS}, {PASSAGE_SQL} "
                    "FROM ledger p WHERE p.project_code = ? AND p.type = 'punch' "
                    "AND p.device_date >= ? AND p.device_date <= ? AND p.worker_ref IS NOT NULL")
 

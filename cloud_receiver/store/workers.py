@@ -174,3 +174,61 @@ class RosterDownQueries:
         """Each gateway of the project with the down version it last reported applied."""
         return self._read("SELECT gateway_id, applied_version, reported_at FROM gateway_roster_down "
                           "WHERE project_code = ? ORDER BY gateway_id", (project_code,))
+
+    def record_roster_down_state(self, gateway_id: str, project_code: str, applied_version: int,
+                                 outcomes: list[dict], now: float) -> list[int]:
+        """One gateway's state report, in one transaction: its applied version and its non-applied
+        outcomes (dicts of version, action, status, detail), one row per gateway, project and
+        version, written only when new or changed (the same outcomes come in every report).
+        → the versions ignored: the project has no such change, or not with that action."""
+        with self._write() as cur:
+            self._x(cur, "INSERT INTO gateway_roster_down (gateway_id, project_code, applied_version, reported_at) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (gateway_id) DO UPDATE SET project_code = excluded.project_code, "
+                         "applied_version = excluded.applied_version, reported_at = excluded.reported_at",
+                    (gateway_id, project_code, applied_version, now))
+            if not outcomes:
+                return []
+            versions = [o["version"] for o in outcomes]
+            marks = ", ".join("?" * len(versions))
+            issued = {int(r["version"]): r["action"] for r in self._q(
+                cur, f"SELECT version, action FROM roster_down WHERE project_code = ? AND version IN ({marks})",
+                (project_code, *versions))}
+            known = {int(r["version"]): (r["status"], r["detail"]) for r in self._q(
+                cur, "SELECT version, status, detail FROM roster_down_outcomes WHERE gateway_id = ? AND project_code = ? "
+                     f"AND version IN ({marks})", (gateway_id, project_code, *versions))}
+            ignored, rows = [], []
+            for o in outcomes:
+                v = o["version"]
+                if issued.get(v) != o["action"]:
+                    ignored.append(v)
+                elif known.get(v) != (o["status"], o["detail"]):
+                    rows.append((gateway_id, project_code, v, o["action"], o["status"], o["detail"], now))
+            self._xm(cur, "INSERT INTO roster_down_outcomes (gateway_id, project_code, version, action, status, detail, "
+                          "reported_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway_id, project_code, version) "
+                          "DO UPDATE SET action = excluded.action, status = excluded.status, detail = excluded.detail, "
+                          "reported_at = excluded.reported_at", rows)
+            return ignored
+
+    def roster_down_page(self, project_code: str, limit: int, offset: int) -> tuple[list[dict], int]:
+        """(the project's down changes, newest first, with their stored bodies; how many in all)."""
+        rows = self._read("SELECT version, action, body, issued_at, operator, created_at FROM roster_down "
+                          "WHERE project_code = ? ORDER BY version DESC LIMIT ? OFFSET ?", (project_code, limit, offset))
+        total = self._read("SELECT count(*) AS n FROM roster_down WHERE project_code = ?", (project_code,))[0]["n"]
+        return rows, int(total)
+
+    def roster_down_outcomes(self, project_code: str, first_version: int, last_version: int) -> list[dict]:
+        """The skipped / failed outcomes the gateways reported for versions first..last."""
+        return self._read("SELECT gateway_id, version, action, status, detail, reported_at FROM roster_down_outcomes "
+                          "WHERE project_code = ? AND version BETWEEN ? AND ? ORDER BY version, gateway_id",
+                          (project_code, first_version, last_version))
+
+    def roster_down_gateways(self, project_code: str) -> list[dict]:
+        """The gateways registered to the project (applied_version NULL: never reported), and any
+        other whose last report was for it."""
+        return self._read("SELECT g.gateway_id, d.applied_version, d.reported_at FROM gateways g "
+                          "LEFT JOIN gateway_roster_down d ON d.gateway_id = g.gateway_id AND d.project_code = g.project_code "
+                          "WHERE g.project_code = ? UNION "
+                          "SELECT d.gateway_id, d.applied_version, d.reported_at FROM gateway_roster_down d "
+                          "WHERE d.project_code = ? AND NOT EXISTS (SELECT 1 FROM gateways g "
+                          "WHERE g.gateway_id = d.gateway_id AND g.project_code = d.project_code) ORDER BY 1",
+                          (project_code, project_code))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared_schema.privatefile import MISSING, NOT_REGULAR, TOO_OPEN, UNREADABLE, PrivateFileError, read_private
 
 BLOB_MAGIC = b"T1"
 NONCE_LEN = 12
@@ -82,23 +83,15 @@ def read_key_file(path: str | Path) -> TemplateKey:
     """Load a key file; refuse one that is not a regular file or that group/others may access."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise TemplateKeyError(f"模板密钥不存在 / template key not found: {path} "
-                               "(run `edge-agent roster keygen`)") from None
-    except OSError as exc:
-        raise TemplateKeyError(f"模板密钥无法读取 / cannot read template key {path}: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise TemplateKeyError(f"模板密钥不是普通文件 / {path} is not a regular file")
-        if st.st_mode & 0o077:
-            raise TemplateKeyError(
-                f"模板密钥权限过宽 / {path} is accessible to group or others "
-                f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod 600 it")
-        data = os.read(fd, 4096)
-    finally:
-        os.close(fd)
+        data = read_private(path)
+    except PrivateFileError as exc:
+        raise TemplateKeyError({
+            MISSING: f"模板密钥不存在 / template key not found: {path} (run `edge-agent roster keygen`)",
+            UNREADABLE: f"模板密钥无法读取 / cannot read template key {path}: {exc.detail}",
+            NOT_REGULAR: f"模板密钥不是普通文件 / {path} is not a regular file",
+            TOO_OPEN: f"模板密钥权限过宽 / {path} is accessible to group or others (mode {exc.mode or 0:04o}); "
+                      "chmod 600 it",
+        }[exc.kind]) from None
     return _parse(data, str(path))
 
 

@@ -23,6 +23,15 @@ class DownState:
             cur = self._conn.execute("SELECT version, action, status, detail, applied_at FROM down_log ORDER BY version")
             return [dict(zip(("version", "action", "status", "detail", "applied_at"), r)) for r in cur]
 
+    def down_outcomes(self, limit: int = 50) -> list[dict]:
+        """The ``limit`` most recent changes that did not apply (skipped / failed), oldest first:
+        what the downlink reports to the city in every state message."""
+        with self._lock:
+            cur = self._conn.execute("SELECT version, action, status, detail FROM down_log WHERE status <> 'applied' "
+                                     "ORDER BY version DESC LIMIT ?", (limit,))
+            rows = [dict(zip(("version", "action", "status", "detail"), r)) for r in cur]
+        return rows[::-1]
+
     def project_status(self) -> str:
         """``active`` or ``stopped`` (停工, decided at the city)."""
         with self._lock:

@@ -1,6 +1,7 @@
 """The fire/emergency input: the Modbus driver and the gate controller against the relay-module
 emulator on a real pty (real bytes). While the input is active the gate is held open both ways;
-the manual_release (operator fire_alarm) is committed once per activation, before a coil moves.
+the manual_release (operator fire_alarm) is committed once per activation, before a coil moves;
+its release_ended (ref_seq = that manual_release) once the turnstile confirmed the hold's end.
 
 Real time (a real tty): every wait is a generous poll, never a timing assert.
 """
@@ -208,3 +209,111 @@ def test_fire_release_commit_fails_gate_opens_anyway(tmp_path, emu):
     finally:
         r.gate.stop()
         r.turnstile.close()
+
+
+def pairs(r):
+    """The fire holds on record: [(manual_release, its release_ended or None)], in seq order."""
+    fire = [e for e in r.events() if e.operator == FIRE_OPERATOR]
+    ends = {e.ref_seq: e for e in fire if e.event_kind == "release_ended"}
+    assert len(ends) == len([e for e in fire if e.event_kind == "release_ended"])   # one end per start
+    return [(e, ends.get(e.seq)) for e in fire if e.event_kind == "manual_release"]
+
+
+def test_the_holds_end_commits_one_release_ended_after_the_coils_are_released(fire_gate, emu):
+    """Pins: no release_ended while the input stays active; once it has been clear for
+    fire_clear_s and both coils are OFF, exactly one release_ended (operator fire_alarm, whole
+    gate) referring to the activation's manual_release, committed after the last coil moved."""
+    r = fire_gate
+    emu.set_input(FIRE, True)
+    assert wait(lambda: r.gate._fire.confirmed and both_on(emu))
+    time.sleep(TIMING.fire_clear_s * 3)                            # active, well past fire_clear_s
+    assert [e.event_kind for e in r.events()] == ["manual_release"]
+
+    emu.set_input(FIRE, False)
+    assert wait(lambda: r.events("release_ended"))
+    [(rel, end)] = pairs(r)
+    assert (end.ref_seq, end.operator, end.direction) == (rel.seq, FIRE_OPERATOR, None)
+    assert end.seq > rel.seq and "fire input cleared after" in end.manual_reason
+    assert not emu.coils[0] and not emu.coils[1] and not r.gate.fire_active
+    last_off = [w for w in emu.coil_writes if not w.on][-1]
+    assert last_off.t < r.commit_times[end.seq]                    # committed once the gate was back
+    assert wait(lambda: r.feedback.keys()[-1] == "release_ended")   # shown right after the commit
+    time.sleep(TIMING.fire_clear_s * 2)
+    assert [e.event_kind for e in r.events()] == ["manual_release", "release_ended"]   # once
+
+
+def test_a_flapping_fire_input_gives_one_pair_per_activation(fire_gate, emu):
+    """Pins: each activation (input clear longer than fire_clear_s in between) is one
+    manual_release followed by its own release_ended; no end is shared or repeated."""
+    r = fire_gate
+    for i in range(1, 4):
+        emu.set_input(FIRE, True)
+        assert wait(lambda: r.gate._fire.confirmed and both_on(emu))
+        emu.set_input(FIRE, False)
+        assert wait(lambda: len(r.events("release_ended")) == i and not r.gate.fire_active)
+    assert [e.event_kind for e in r.events()] == ["manual_release", "release_ended"] * 3
+    assert all(end is not None and end.seq == rel.seq + 1 for rel, end in pairs(r))
+    assert r.gate._fire.activations == 3
+
+
+def test_unreadable_inputs_do_not_end_the_hold_nor_record_its_end(fire_gate, emu):
+    """Pins: the contact clears while the inputs cannot be read: the hold stays and no
+    release_ended is committed; once the input reads clear again, the one end follows."""
+    r = fire_gate
+    emu.set_input(FIRE, True)
+    assert wait(lambda: r.gate._fire.confirmed)
+    emu.no_reply = True                                            # inputs unknown, not clear
+    emu.set_input(FIRE, False)
+    assert wait(lambda: r.events("fault"))
+    time.sleep(TIMING.fire_clear_s * 3)
+    assert r.gate.fire_active and both_on(emu) and not r.events("release_ended")
+    emu.no_reply = False
+    assert wait(lambda: r.events("release_ended") and not r.gate.fire_active)
+    [(rel, end)] = pairs(r)
+    assert end.ref_seq == rel.seq
+
+
+def test_an_unconfirmed_release_is_retried_and_recorded_once_confirmed(fire_gate, emu):
+    """Pins: a release the relay module does not confirm keeps the activation going (faulted,
+    no release_ended); the input coming back meanwhile continues it (no second manual_release);
+    the one release_ended follows the confirmed release."""
+    r = fire_gate
+    emu.set_input(FIRE, True)
+    assert wait(lambda: r.gate._fire.confirmed and both_on(emu))
+    emu.deaf_coils = True                                          # the OFF writes go unanswered
+    emu.set_input(FIRE, False)
+    assert wait(lambda: r.gate._fire.releasing and r.events("fault"))
+    time.sleep(TIMING.fire_clear_s * 2)
+    assert r.gate.fire_active and not r.events("release_ended") and both_on(emu)
+    emu.set_input(FIRE, True)                                      # the alarm again, still unreleased
+    emu.deaf_coils = False
+    assert wait(lambda: r.gate._fire.confirmed and not r.gate._fire.releasing and both_on(emu))
+    emu.deaf_coils = True
+    emu.set_input(FIRE, False)
+    assert wait(lambda: r.gate._fire.releasing)
+    emu.deaf_coils = False
+    assert wait(lambda: r.events("release_ended") and not emu.coils[0] and not emu.coils[1])
+    [(rel, end)] = pairs(r)
+    assert end.ref_seq == rel.seq and r.gate._fire.activations == 1
+    assert not r.gate.fire_active
+
+
+def test_a_restart_during_the_hold_starts_a_new_activation(tmp_path, emu):
+    """Pins the documented choice: the hold cut short by a gateway restart keeps its
+    manual_release without an end (nothing is guessed); the input still active after the
+    restart is a new activation whose pair refers to the new manual_release."""
+    r = fire_rig(tmp_path, emu.port)
+    try:
+        emu.set_input(FIRE, True)
+        assert wait(lambda: r.gate._fire.confirmed and both_on(emu))
+    finally:
+        r.close()
+    r = fire_rig(tmp_path, emu.port)                               # same ledger, input still active
+    try:
+        assert wait(lambda: r.gate._fire.confirmed and both_on(emu) and len(r.events("manual_release")) == 2)
+        emu.set_input(FIRE, False)
+        assert wait(lambda: r.events("release_ended") and not r.gate.fire_active)
+        (first, first_end), (second, second_end) = pairs(r)
+        assert first_end is None and second_end.ref_seq == second.seq > first.seq
+    finally:
+        r.close()

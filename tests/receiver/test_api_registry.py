@@ -170,6 +170,55 @@ def test_roster_down_issued_by_city_and_district_only(store, city):
     assert _down(store, "P-W1") == []
 
 
+def test_roster_down_listing_shows_what_each_gateway_made_of_each_change(store, city):
+    """Pins ``GET /api/v1/projects/{code}/roster-down``: per change and gateway ``applied``,
+    ``pending`` (never reported) or the reported ``failed`` / ``skipped`` with its detail; IDs
+    masked and correction values left out unless ``ids=full`` with a --full-ids token; scoped
+    like every project endpoint (another district's or project's: 404)."""
+    from devtools.fake_gateway import FakeGateway
+    from shared_schema.messages import RosterDownOutcome, RosterDownState
+    from shared_schema.wire import utc_now
+    tok, zhang, east = city["tokens"], city["zhang"], city["east"]
+    FakeGateway("GW-E2", "P-E1").register(store)               # on the project, never reported
+
+    async def scenario(c):
+        url = "/api/v1/projects/P-E1/roster-down"
+        h = bearer(tok["city"])
+        assert (await c.post(url, json={"action": "exit", "id_number": zhang, "exit_date": "2026-03-20",
+                                        "operator": "市住建局"}, headers=h)).status == 201
+        assert (await c.post(url, json={"action": "correct", "id_number": zhang, "corrections": {"phone": "12"},
+                                        "operator": "市住建局"}, headers=h)).status == 201
+        state = RosterDownState(v=1, type="roster_down_state", gateway_id="GW-E", project_code="P-E1",
+                                applied_version=2, sent_at=utc_now(),
+                                outcomes=(RosterDownOutcome(2, "correct", "failed", "invalid: phone"),))
+        for _ in range(3):                                      # reports repeat; the record does not
+            assert east.ingestor.handle("rn/v1/gw/GW-E/roster", east.gw.seal(state)).verdict.ok
+        r = await c.get(url, headers=h)
+        assert r.status == 200
+        body = await r.json()
+        assert (body["latest_version"], body["total"]) == (2, 2)
+        assert [(g["gateway_id"], g["applied_version"]) for g in body["gateways"]] == [("GW-E", 2), ("GW-E2", None)]
+        v2, v1 = body["changes"]
+        assert (v2["version"], v2["action"], v2["corrections"], v2["problems"]) == (2, "correct", ["phone"], 1)
+        assert [(g["gateway_id"], g["status"], g.get("detail")) for g in v2["gateways"]] == \
+            [("GW-E", "failed", "invalid: phone"), ("GW-E2", "pending", None)]
+        assert [g["status"] for g in v1["gateways"]] == ["applied", "pending"] and v1["exit_date"] == "2026-03-20"
+        assert zhang not in json.dumps(body) and "*" in v1["id_number"]
+        page = await (await c.get(url + "?limit=1&offset=1", headers=h)).json()
+        assert [x["version"] for x in page["changes"]] == [1] and page["total"] == 2
+        full = await (await c.get(url + "?ids=full", headers=bearer(tok["city_ids"]))).json()
+        assert full["changes"][0]["corrections"] == {"phone": "12"} and full["changes"][1]["id_number"] == zhang
+        for who in ("district", "project"):
+            assert (await c.get(url, headers=bearer(tok[who]))).status == 200
+            assert (await c.get("/api/v1/projects/P-W1/roster-down", headers=bearer(tok[who]))).status == 404
+        for bad in ("?limit=0", "?limit=x", "?offset=-1", "?ids=everything"):
+            assert (await c.get(url + bad, headers=h)).status == 400, bad
+        assert (await c.get("/api/v1/projects/P%20E1/roster-down", headers=h)).status == 400
+        assert (await c.get(url)).status == 401
+    run(store, scenario)
+    assert len(store.roster_down_outcomes("P-E1", 1, 2)) == 1
+
+
 @pytest.mark.parametrize("body", [
     b"not json", b"[1, 2]", b'{"action": "exit"}', b'{"action": "explode", "operator": "x"}',
     b'{"action": "project_stopped", "operator": ""}',
@@ -229,6 +278,31 @@ def test_cli_roster_down(tmp_path, store, store_url, city, capsys):
     assert {f.name: f.value for f in changes[0].corrections} == {"team_code": "T7", "team_leader": None}
 
 
+def test_cli_roster_down_status(tmp_path, store, store_url, city, capsys):
+    """``roster-down --status`` issues nothing and shows, per change, the gateways where it did
+    not take effect (a reported failure with its detail; pending); IDs and values never."""
+    from cloud_receiver import roster_down
+    from shared_schema.messages import RosterDownOutcome, RosterDownState
+    from shared_schema.wire import utc_now
+    cfg = write_config(tmp_path, store_url=store_url)
+    roster_down.issue_correction(store, "P-E1", "01", city["zhang"], {"phone": "12"}, operator="市住建局",
+                                 reason=None, now=time.time())
+    roster_down.issue_project_status(store, "P-E1", True, operator="市住建局", reason=None, now=time.time())
+    east = city["east"]
+    state = RosterDownState(v=1, type="roster_down_state", gateway_id="GW-E", project_code="P-E1", applied_version=2,
+                            sent_at=utc_now(), outcomes=(RosterDownOutcome(1, "correct", "failed", "invalid: phone"),))
+    assert east.ingestor.handle("rn/v1/gw/GW-E/roster", east.gw.seal(state)).verdict.ok
+    assert main(["--config", str(cfg), "roster-down", "--project-code", "P-E1", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "latest version 2; gateways: GW-E v2" in out
+    assert "v2 project_stopped by 市住建局: applied everywhere" in out
+    assert "v1 correct (phone) by 市住建局: GW-E failed (invalid: phone)" in out
+    assert city["zhang"] not in out and "12" not in out.replace("v2", "")
+    assert main(["--config", str(cfg), "roster-down", "--project-code", "P-E1", "--action", "exit"]) == 2
+    assert "--operator" in capsys.readouterr().err
+    assert len(_down(store)) == 2
+
+
 def test_migration_8_numbers_the_persons_already_stored(store_url, monkeypatch):
     """A registry filled before v8 (persons without a person_id) gets every person numbered."""
     from cloud_receiver.store import common, open_store
@@ -242,8 +316,30 @@ def test_migration_8_numbers_the_persons_already_stored(store_url, monkeypatch):
                           "VALUES (?, ?, ?, ?, ?)",
                      ("01", id_number(n), name, float(n), float(n)))
         monkeypatch.setattr(common, "MIGRATIONS", full)
-        assert s.migrate() == [8]
+        assert s.migrate() == list(range(8, max(v for v, _, _ in full[s.dialect]) + 1))   # 8 and any later
         assert [s.person_by_id(i)["name"] for i in (1, 2)] == ["甲", "乙"]
         assert s.person_id("01", id_number(2)) == 2
+    finally:
+        s.close()
+
+
+def test_migration_9_adds_outcomes_to_a_store_with_down_changes(store_url, monkeypatch):
+    """A store from before v9 (down changes issued, a gateway's applied version recorded) gets
+    the outcomes table; what was there stays, and outcomes are recorded from the next report."""
+    from cloud_receiver import roster_down
+    from cloud_receiver.store import common, open_store
+    full = dict(common.MIGRATIONS)
+    monkeypatch.setattr(common, "MIGRATIONS", {d: [m for m in ms if m[0] < 9] for d, ms in full.items()})
+    s = open_store(store_url, migrate=True)
+    try:
+        roster_down.issue_project_status(s, "P-9", True, operator="city", reason=None, now=1.0)
+        s.set_gateway_roster_down("GW-9", "P-9", 1, 2.0)
+        monkeypatch.setattr(common, "MIGRATIONS", full)
+        assert s.migrate() == list(range(9, max(v for v, _, _ in full[s.dialect]) + 1))   # 9 and any later
+        assert s.migrate() == []
+        assert [g["applied_version"] for g in s.gateway_roster_down("P-9")] == [1]
+        assert s.record_roster_down_state("GW-9", "P-9", 1, [{"version": 1, "action": "project_stopped",
+                                                               "status": "skipped", "detail": "x"}], 3.0) == []
+        assert [(o["version"], o["status"]) for o in s.roster_down_outcomes("P-9", 1, 1)] == [(1, "skipped")]
     finally:
         s.close()

@@ -1,9 +1,19 @@
 """Gate events at the receiver (issue 4): stored in the ledger chain, counted, never listed as
-punches; a ``not_passed`` event shows on its punch as ``passage``; ``/api/v1/gate-events`` (both dialects)."""
+punches; a ``not_passed`` event shows on its punch as ``passage``; ``/api/v1/gate-events`` (both dialects);
+a fire hold's ``manual_release`` / ``release_ended`` pair from a real gateway ledger."""
 
 from __future__ import annotations
 
 import time
+
+from devtools import wait_for
+from edge_agent.config import GateConfig, GateTimingConfig
+from edge_agent.drivers import open_turnstile
+from edge_agent.drivers.emulators.modbus_relay import ModbusRelayEmulator
+from edge_agent.gate import GateRecorder
+from edge_agent.gate_controller import GateController, GateControllers
+from edge_agent.gate_release import FIRE_OPERATOR
+from edge_agent.ledger import PunchLedger
 
 from .helpers import FakeGateway, topic
 from .test_api import AUTH, run_api
@@ -141,3 +151,60 @@ def test_gate_events_pending_link_then_sweep(store, gw, ingestor):
     ingestor.handle(topic(gw), gw.sealed_batch(gw.entries[:2]))
     store.sweep(time.time(), 60)
     assert {r["chain_status"] for r in store.ledger(gw.gateway_id)} == {"verified"}
+
+
+def _fire_hold_on_a_real_gateway(tmp_path, gw: FakeGateway) -> list:
+    """One fire activation on a real gate (Modbus relay emulator on a pty, real ledger of ``gw``):
+    the ledger's entries once the hold has ended."""
+    timing = GateTimingConfig(poll_interval_s=0.02, fire_clear_s=0.2, fault_clear_s=0.2)
+    ledger = PunchLedger(tmp_path / "ledger.db", gw.gateway_id, gw.project_code)
+    with ModbusRelayEmulator(tmp_path / "ttyRS485", device_id=1) as emu:
+        emu.set_input(2, True)                                     # NC fault contact closed: healthy
+        turnstile = open_turnstile({"id": "T1", "type": "modbus_rtu", "port": emu.port, "timeout_ms": 100,
+                                    "retries": 1, "reconnect_interval_s": 0.05, "input_fire": 3,
+                                    "fire_contact": "no"})
+        gates = GateControllers()
+        gate = gates["G1"] = GateController(GateConfig("G1", "both", "T1"), GateRecorder(ledger, gates.open),
+                                            turnstile, timing).start()
+        try:
+            emu.set_input(3, True)
+            wait_for(lambda: gate._fire.confirmed and emu.coils[0] and emu.coils[1], what="fire hold")
+            emu.set_input(3, False)
+            wait_for(lambda: not gate.fire_active and not emu.coils[0], what="hold ended")
+        finally:
+            gate.stop()
+            turnstile.close()
+    try:
+        return ledger.entries()
+    finally:
+        ledger.close()
+
+
+def test_fire_hold_end_from_a_real_gateway_is_stored_and_listed(store, gw, ingestor, tmp_path):
+    """End to end: the release_ended a real gate commits when its fire hold ends reaches the
+    receiver's store and ``/api/v1/gate-events?kind=release_ended`` with the ref_seq of its
+    manual_release, operator fire_alarm and the hold's duration in the reason."""
+    entries = _fire_hold_on_a_real_gateway(tmp_path, gw)
+    out = ingestor.handle(topic(gw), gw.sealed_batch(entries))
+    assert out.verdict.ok and out.ack.acked_through_seq == entries[-1].seq
+    assert all(r["chain_status"] == "verified" for r in store.ledger(gw.gateway_id))
+    events = store.gate_events(gw.gateway_id, None, None, 100, 0)
+    fire = [(e["event_kind"], e["ref_seq"], e["operator"]) for e in events if e["operator"] == FIRE_OPERATOR]
+    rel = next(e["seq"] for e in events if e["event_kind"] == "manual_release")
+    assert fire == [("manual_release", None, FIRE_OPERATOR), ("release_ended", rel, FIRE_OPERATOR)]
+
+    async def scenario(c):
+        r = await c.get(f"/api/v1/gate-events?gateway_id={gw.gateway_id}&kind=release_ended", headers=AUTH)
+        [end] = (await r.json())["gate_events"]
+        assert r.status == 200 and (end["ref_seq"], end["operator"], end["direction"]) == (rel, FIRE_OPERATOR, None)
+        assert "fire input cleared after" in end["manual_reason"]
+    run_api(store, scenario)
+
+
+def test_release_ended_is_a_listed_kind(store, gw, ingestor):
+    gw.add(1)
+    rel = gw.add_event("manual_release", operator=FIRE_OPERATOR, reason="火警输入动作")
+    gw.add_event("release_ended", ref_seq=rel.seq, operator=FIRE_OPERATOR, reason="fire input cleared after 95 s")
+    assert ingestor.handle(topic(gw), gw.sealed_batch(gw.entries)).result.new == [1, 2, 3]
+    assert [(e["seq"], e["ref_seq"]) for e in store.gate_events(None, None, "release_ended", 10, 0)] == [(3, 2)]
+    assert store.stats()["gate_events"] == 2

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from shared_schema.chain import GENESIS_HASH, entry_hash
 from shared_schema.messages import (BatchAck, DeviceHealth, GatewayStatus, Heartbeat, LedgerEntry, PunchBatch,
                                     FieldValue, RosterAck, RosterChange, RosterDownBatch, RosterDownChange,
-                                    RosterDownState, decode_message, replace)
+                                    RosterDownOutcome, RosterDownState, decode_message, replace)
 from shared_schema.wire import DecodeError, format_utc
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -57,7 +57,8 @@ dates = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2099, 12, 31))
 
 # ---- ledger entries -----------------------------------------------------------------
 
-GATE_EVENT_KINDS = ["not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared"]
+GATE_EVENT_KINDS = ["not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared",
+                    "release_ended"]
 
 
 @st.composite
@@ -97,18 +98,19 @@ def ledger_entries(draw, *, gateway_id: str | None = None, seq: int | None = Non
 
 def _gate_event(draw, common: dict) -> LedgerEntry:
     """Gate events: event_kind; no kind / reject_reason / scores; direction optional;
-    ``not_passed`` refers to an earlier seq, ``tailgating`` may; a manual release says who and why."""
+    ``not_passed`` and ``release_ended`` refer to an earlier seq, ``tailgating`` may; a manual
+    release and its end say who and why."""
     seq = common["seq"]
-    kinds = GATE_EVENT_KINDS if seq > 1 else [k for k in GATE_EVENT_KINDS if k != "not_passed"]
+    kinds = GATE_EVENT_KINDS if seq > 1 else [k for k in GATE_EVENT_KINDS if k not in ("not_passed", "release_ended")]
     event_kind = draw(st.sampled_from(kinds))
     earlier = st.integers(1, seq - 1) if seq > 1 else st.nothing()
-    if event_kind == "not_passed":
+    if event_kind in ("not_passed", "release_ended"):
         ref_seq = draw(earlier)
     elif event_kind == "tailgating" and seq > 1:
         ref_seq = draw(st.none() | earlier)
     else:
         ref_seq = None
-    release = event_kind == "manual_release"
+    release = event_kind in ("manual_release", "release_ended")
     common.update(direction=draw(st.none() | st.sampled_from(["in", "out"])), match_score=None,
                   liveness_score=None)
     return LedgerEntry(**common, worker_ref=draw(st.none() | codes), kind=None, reject_reason=None,
@@ -119,12 +121,15 @@ def _gate_event(draw, common: dict) -> LedgerEntry:
 
 def reseq(e: LedgerEntry, seq: int, **changes) -> LedgerEntry:
     """``replace(e, seq=seq, ...)`` that keeps a gate event valid: a ``ref_seq`` must stay
-    below ``seq`` (else it becomes ``seq - 1``; a ``not_passed`` at seq 1 becomes ``door_held``)."""
+    below ``seq`` (else it becomes ``seq - 1``; a ``not_passed`` at seq 1 becomes ``door_held``,
+    a ``release_ended`` the ``manual_release`` it would end)."""
     ref, kind = e.ref_seq, e.event_kind
     if ref is not None and ref >= seq:
         ref = seq - 1 if seq > 1 else None
         if ref is None and kind in ("not_passed", "tailgating"):
             kind = "door_held"
+        elif ref is None and kind == "release_ended":
+            kind = "manual_release"
     return replace(e, seq=seq, ref_seq=ref, event_kind=kind, **changes)
 
 
@@ -237,12 +242,22 @@ def roster_down_batches(draw) -> RosterDownBatch:
                            sent_at=draw(utc_texts))
 
 
-roster_down_states = st.builds(
-    RosterDownState, v=st.just(1), type=st.just("roster_down_state"), gateway_id=gateway_ids, project_code=codes,
-    applied_version=st.integers(0, 2**62), sent_at=utc_texts)
+@st.composite
+def roster_down_states(draw) -> RosterDownState:
+    """With or without ``outcomes``: ≤ 50, versions strictly increasing and ≤ applied_version,
+    details printable ASCII (1-128)."""
+    applied = draw(st.integers(0, 2**62))
+    versions = sorted(draw(st.sets(st.integers(1, applied), max_size=6))) if applied else []
+    outcomes = tuple(RosterDownOutcome(
+        version=v, action=draw(st.sampled_from(["exit", "correct", "project_stopped", "project_resumed"])),
+        status=draw(st.sampled_from(["skipped", "failed"])),
+        detail=draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=128)))
+        for v in versions)
+    return RosterDownState(v=1, type="roster_down_state", gateway_id=draw(gateway_ids), project_code=draw(codes),
+                           applied_version=applied, sent_at=draw(utc_texts), outcomes=outcomes)
 
 any_message = st.one_of(punch_batches(), batch_acks(), heartbeats, gateway_statuses, roster_changes,
-                        roster_acks(), roster_down_batches(), roster_down_states)
+                        roster_acks(), roster_down_batches(), roster_down_states())
 
 
 # ---- fixed valid examples (plain dicts, as they travel) ---------------------------------
@@ -318,6 +333,9 @@ def valid_dicts() -> dict[str, dict]:
         "roster_down_state": {
             "v": 1, "type": "roster_down_state", "gateway_id": "GW1", "project_code": "P-01", "applied_version": 3,
             "sent_at": "2026-01-31T08:00:00Z",
+            "outcomes": [{"version": 1, "action": "correct", "status": "failed", "detail": "invalid: phone"},
+                         {"version": 3, "action": "exit", "status": "skipped",
+                          "detail": "no active record of this person on the gateway"}],
         },
         "roster_down_batch": {
             "v": 1, "type": "roster_down_batch", "gateway_id": "GW1", "project_code": "P-01", "latest_version": 5,

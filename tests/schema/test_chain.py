@@ -123,7 +123,7 @@ def _altered(e: LedgerEntry, name: str) -> LedgerEntry:
         if e.ref_seq is None:
             return as_event("tailgating", e.seq - 1)
         if e.ref_seq > 1:
-            return as_event(e.event_kind, e.ref_seq - 1)
+            return replace(e, ref_seq=e.ref_seq - 1)
         return as_event("tailgating", None)
     if e.type == "gate_event" and name in ("match_score", "liveness_score"):
         return as_punch(**{name: 0.5})

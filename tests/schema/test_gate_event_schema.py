@@ -34,6 +34,8 @@ def test_event_kinds_are_the_documented_ones():
     dict(event_kind="fault", ref_seq=None, direction="out"),
     dict(event_kind="fault_cleared", ref_seq=None),
     dict(event_kind="manual_release", ref_seq=None, direction="in", operator="安全员", manual_reason="消防疏散"),
+    dict(event_kind="manual_release", ref_seq=None, operator="fire_alarm", manual_reason="火警"),  # whole gate
+    dict(event_kind="release_ended", ref_seq=2, operator="fire_alarm", manual_reason="fire input cleared after 95 s"),
     dict(seq=2**62, ref_seq=2**62 - 1),
 ])
 def test_valid_gate_events(over):
@@ -59,6 +61,13 @@ def test_valid_gate_events(over):
     (dict(event_kind="manual_release", ref_seq=None, operator="o"), "a manual release needs"),
     (dict(event_kind="manual_release", ref_seq=None, manual_reason="r", operator=""), "a manual release needs"),
     (dict(operator="o"), "manual_reason/operator only on manual punches and manual releases"),
+    (dict(event_kind="release_ended", ref_seq=None, operator="o", manual_reason="r"),
+     "a release_ended event needs ref_seq < seq (the manual_release it ends)"),
+    (dict(event_kind="release_ended", ref_seq=3, operator="o", manual_reason="r"), "a release_ended event needs"),
+    (dict(event_kind="release_ended", ref_seq=2), "a manual release's end needs manual_reason and operator"),
+    (dict(event_kind="release_ended", ref_seq=2, operator="fire_alarm", manual_reason=""), "release's end needs"),
+    (dict(event_kind="fault_cleared", ref_seq=None, operator="fire_alarm", manual_reason="r"),
+     "only on manual punches and manual releases (and their ends)"),
     (dict(event_kind="fault", ref_seq=None, manual_reason="r"), "only on manual punches and manual releases"),
 ])
 def test_invalid_gate_events(over, why):
@@ -143,7 +152,7 @@ def test_generated_chains_really_mix_all_three_types():
         seen.update(e.event_kind for e in chain if e.event_kind)
 
     collect()
-    assert {"punch", "rejected", "gate_event", "not_passed", "manual_release"} <= seen
+    assert {"punch", "rejected", "gate_event", "not_passed", "manual_release", "release_ended"} <= seen
 
 
 @settings(max_examples=300, deadline=None)
@@ -157,10 +166,12 @@ def test_fast_and_reference_agree_on_every_gate_event_field(field, value):
 def test_fast_and_reference_agree_on_edge_values_of_gate_events():
     """Deterministic sweep over every field of each gate-event shape × boundary values."""
     bases = [gate_event_dict(), gate_event_dict(event_kind="manual_release", ref_seq=None, operator="o",
-                                                manual_reason="r", direction="in")]
+                                                manual_reason="r", direction="in"),
+             gate_event_dict(event_kind="release_ended", ref_seq=2, operator="o", manual_reason="r")]
     for base in bases:
         for key in base:
-            for value in EDGE_VALUES + [3, 4, "not_passed", "tailgating", "manual_release", "gate_event"]:
+            for value in EDGE_VALUES + [3, 4, "not_passed", "tailgating", "manual_release", "release_ended",
+                                        "gate_event"]:
                 d = copy.deepcopy(base)
                 d[key] = value
                 agree(LedgerEntry, d)

@@ -117,7 +117,7 @@ def test_round_trip_roster_down_batch(m):
     _round_trip(m)
 
 
-@given(roster_down_states)
+@given(roster_down_states())
 @MEDIUM
 def test_round_trip_roster_down_state(m):
     _round_trip(m)
@@ -141,6 +141,65 @@ def _down(i: int, **over) -> dict:
 ])
 def test_roster_down_cross_field_rules(d):
     assert decode_reason(d) in ("bad_value", "bad_number", "out_of_range")
+
+
+def test_roster_down_state_without_outcomes_still_decodes():
+    """Backward compatibility: a state from a gateway that predates ``outcomes``."""
+    d = msg("roster_down_state")
+    del d["outcomes"]
+    m = decode_message(dumps(d))
+    assert m.outcomes == () and m.applied_version == 3
+
+
+def test_roster_down_state_outcomes_decode_as_tuples():
+    m = decode_message(dumps(msg("roster_down_state")))
+    assert [(o.version, o.action, o.status, o.detail) for o in m.outcomes] == [
+        (1, "correct", "failed", "invalid: phone"), (3, "exit", "skipped", "no active record of this person on the gateway")]
+    assert isinstance(m.outcomes, tuple)
+
+
+def _outcome(i: int, **over) -> dict:
+    d = msg("roster_down_state")
+    d["outcomes"][i].update(over)
+    return d
+
+
+@pytest.mark.parametrize("d, reason, where", [
+    (_outcome(0, status="applied"), "bad_value", "outcomes[0].status"),          # only non-applied outcomes travel
+    (_outcome(0, status=None), "wrong_type", "outcomes[0].status"),
+    (_outcome(1, version=1), "bad_value", "increasing"),                         # each version once, in order
+    (_outcome(1, version=4), "bad_value", "beyond applied_version"),             # not yet processed: forged
+    (_outcome(0, version=0), "bad_value", "outcomes[0].version"),
+    (_outcome(0, action="delete"), "bad_value", "outcomes[0].action"),
+    (_outcome(0, detail=""), "bad_value", "outcomes[0].detail"),
+    (_outcome(0, detail="invalid: " + "x" * 120), "oversize", "outcomes[0].detail"),
+    (_outcome(0, detail="姓名 张三 invalid"), "bad_value", "outcomes[0].detail"),   # ASCII only: no names
+    (_outcome(0, detail="line\nbreak"), "bad_value", "outcomes[0].detail"),
+    (_outcome(0, extra="x"), "unknown_field", "outcomes[0]"),
+    (msg("roster_down_state", outcomes=[{"version": 1, "action": "exit", "status": "failed"}]), "missing_field",
+     "outcomes[0].detail"),
+    (msg("roster_down_state", outcomes={"version": 1}), "wrong_type", "outcomes"),
+    (msg("roster_down_state", outcomes=None), "wrong_type", "outcomes"),
+    (msg("roster_down_state", outcomes=["failed"]), "wrong_type", "outcomes[0]"),
+    (msg("roster_down_state", outcomes=[None]), "wrong_type", "outcomes[0]"),
+    (msg("roster_down_state", applied_version=100,
+         outcomes=[{"version": i, "action": "exit", "status": "skipped", "detail": "x"} for i in range(1, 52)]),
+     "oversize", "more than 50"),
+])
+def test_roster_down_state_garbage_outcomes_are_refused_with_a_reason(d, reason, where):
+    """Pins the outcome list's limits: each bad list is refused with a stable reason code and a
+    message naming the field (never its value)."""
+    with pytest.raises(DecodeError) as exc:
+        decode_message(dumps(d))
+    assert exc.value.reason == reason and where in exc.value.detail
+    assert "张三" not in str(exc.value)
+
+
+def test_roster_down_state_with_fifty_outcomes_is_accepted():
+    d = msg("roster_down_state", applied_version=50,
+            outcomes=[{"version": i, "action": "correct", "status": "failed", "detail": "invalid: " + "phone, " * 14 + "x"}
+                      for i in range(1, 51)])
+    assert len(decode_message(dumps(d)).outcomes) == 50
 
 
 @given(ledger_entries())
@@ -245,8 +304,9 @@ def test_rejected_cross_field_rules(over, why):
 RULE_FIELDS = ["type", "kind", "worker_ref", "reject_reason", "manual_reason", "operator", "direction",
                "event_kind", "ref_seq", "match_score"]
 RULE_VALUES = [None, "", "x", "work", "manual", "in", "punch", "rejected", "gate_event", "not_passed",
-               "tailgating", "manual_release", "door_held", 0, 1, 2, 0.5]
-EVENT_KIND_SET = ("not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared")
+               "tailgating", "manual_release", "release_ended", "door_held", 0, 1, 2, 0.5]
+EVENT_KIND_SET = ("not_passed", "tailgating", "door_held", "manual_release", "fault", "fault_cleared",
+                  "release_ended")
 
 
 def _rules_ok(d: dict) -> bool:
@@ -256,7 +316,7 @@ def _rules_ok(d: dict) -> bool:
     if t == "gate_event":
         ok = (ek is not None and kind is None and d["reject_reason"] is None
               and d["match_score"] is None and d["liveness_score"] is None)
-        if ek == "not_passed":
+        if ek in ("not_passed", "release_ended"):
             ok = ok and ref is not None and ref < seq
         elif ref is not None:
             ok = ok and ek == "tailgating" and ref < seq
@@ -266,7 +326,7 @@ def _rules_ok(d: dict) -> bool:
             ok = ok and kind is not None and d["worker_ref"] is not None and d["reject_reason"] is None
         else:
             ok = ok and kind is None and bool(d["reject_reason"])
-    if kind == "manual" or ek == "manual_release":
+    if kind == "manual" or ek in ("manual_release", "release_ended"):
         ok = ok and bool(man) and bool(op)
     elif man is not None or op is not None:
         ok = False
