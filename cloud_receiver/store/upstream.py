@@ -246,6 +246,15 @@ class UpstreamQueries:
                          "WHERE batch_id = ?", (*(values[c] for c in cols), now, batch_id))
 
     # ---- visibility ---------------------------------------------------------------------------
+    def upstream_refusals(self) -> list[dict]:
+        """Every object and attendance batch the platform refused and that is still refused
+        (one supervision warning each; no ID numbers: objects are keyed by codes and person_id)."""
+        return self._read(
+            "SELECT kind, project_code, local_key, attempts, last_error, updated_at FROM upstream_objects "
+            "WHERE status = 'failed' UNION ALL "
+            "SELECT 'attendance' AS kind, project_code, CAST(batch_id AS TEXT) AS local_key, attempts, last_error, "
+            "updated_at FROM upstream_attendance WHERE status = 'failed' ORDER BY project_code, kind, local_key")
+
     def upstream_status(self, failures: int = 20) -> dict:
         """Counts per kind and status, per project cursor and backlog, recent failures (no ID numbers)."""
         objects: dict[str, dict[str, int]] = {}

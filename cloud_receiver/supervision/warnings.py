@@ -19,6 +19,10 @@ Rules (ids are stable API values):
 * ``tamper_alert``: every tamper alert (chain gap, chain mismatch, seq conflict) not resolved
   is mirrored, linked by ``evidence.alert_id``; it resolves when the alert is resolved.
   Subject: ``alert:<id>``.
+* ``upstream_refused``: the national platform refused something of the project's upload
+  (a company, team, worker, entry/exit or attendance batch; :mod:`cloud_receiver.upstream`),
+  with the platform's reason; it resolves when a corrected record goes through. Subject:
+  ``<kind>:<project>:<key>`` (codes and the registry's person_id, never an ID number).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ log = logging.getLogger(__name__)
 
 NO_SAFETY_OFFICER, NO_TECHNICAL_LEAD = "no_safety_officer", "no_technical_lead"
 ON_DUTY_BELOW_NORM, GATEWAY_SILENT, TAMPER_ALERT = "on_duty_below_norm", "gateway_silent", "tamper_alert"
-RULE_IDS = (NO_SAFETY_OFFICER, NO_TECHNICAL_LEAD, ON_DUTY_BELOW_NORM, GATEWAY_SILENT, TAMPER_ALERT)
+UPSTREAM_REFUSED = "upstream_refused"
+RULE_IDS = (NO_SAFETY_OFFICER, NO_TECHNICAL_LEAD, ON_DUTY_BELOW_NORM, GATEWAY_SILENT, TAMPER_ALERT, UPSTREAM_REFUSED)
 _NORM = {"default": 0.8, "min": 0.0, "max": 1.0}
 
 
@@ -139,6 +144,11 @@ def evaluate_warnings(store, today: str, *, now: float | None = None, rules: War
             "project_code": a["project_code"], "gateway_id": a["gateway_id"], "evidence": {
                 "alert_id": a["alert_id"], "kind": a["kind"], "seq": a["seq"], "detail": a["detail"],
                 "alert_state": a["state"], "detected_at": _iso(a["detected_at"])}}
+    for r in store.upstream_refusals():
+        found[(UPSTREAM_REFUSED, f"{r['kind']}:{r['project_code']}:{r['local_key']}")] = {
+            "project_code": r["project_code"], "evidence": {
+                "kind": r["kind"], "key": r["local_key"], "reason": r["last_error"], "attempts": r["attempts"],
+                "refused_at": _iso(r["updated_at"])}}
     out = store.sync_warnings(RULE_IDS, found, now)
     if out["opened"] or out["resolved"]:
         log.info("warnings: %s opened, %s resolved, %s still live", out["opened"], out["resolved"], out["refreshed"])

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from cloud_receiver.store import open_store
+from cloud_receiver.supervision.warnings import evaluate_warnings
 from cloud_receiver.upstream.job import UploadJob
 from devtools.national_platform import Refused
 
@@ -179,12 +180,19 @@ def test_a_refused_worker_fails_with_the_reason_and_others_proceed(store, platfo
     p = status["projects"][0]
     assert p["waiting_reasons"] == {"not_in_registry": 2, "worker_failed": 2}
     assert status["objects"]["entry_exit"] == {"done": 3, "pending": 1}
+    # the city sees it among the supervision warnings, with the platform's reason, no ID number
+    evaluate_warnings(store, "2026-03-02")
+    (w,) = [w for w in store.warnings(None, None, "upstream_refused", 100, 0) if w["state"] != "resolved"]
+    assert w["project_code"] == site.project_code and "ID number check failed" in str(w["evidence"])
+    assert ids["W2"] not in str(w)
     # the record is corrected at the gateway (a new change): the worker goes again, then its punches
     platform._writes["ProjectWorker.Add"] = accept
     site.enroll("W2", id_number=ids["W2"])
     drain(job, start=time.time() + 5000)
     assert len(platform.workers) == 4 and len(platform.attendance) == 7
     assert store.upstream_status()["failures"] == []
+    evaluate_warnings(store, "2026-03-02")
+    assert [w["state"] for w in store.warnings(None, None, "upstream_refused", 100, 0)] == ["resolved"]
 
 
 def test_a_refused_entry_does_not_block_attendance(store, platform, client):

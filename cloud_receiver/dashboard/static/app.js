@@ -8,6 +8,7 @@ const STATUS = {"001": "筹备", "002": "立项", "003": "在建", "004": "完�
 const WARNING_NAMES = {
   no_safety_officer: "无在岗安全员", no_technical_lead: "无在岗技术负责人",
   on_duty_below_norm: "关键岗位到岗率低于标准", gateway_silent: "考勤设备离线超24小时", tamper_alert: "数据篡改告警",
+  upstream_refused: "国家平台拒收数据",
   wage_payroll_missing: "工资单未报送(欠薪风险)", wage_payroll_short: "工资发放不足(欠薪风险)",
   wage_claim_without_attendance: "无考勤的工资申领", wage_service_quality: "劳务服务质量风险",
 };
