@@ -56,11 +56,11 @@ def check(cfg: UpstreamConfig) -> str | None:
     if not cfg.enabled:
         return None
     if not cfg.endpoint:
-        return "enabled but endpoint is not set"
+        return "endpoint is not set (the upload needs it)"
     if not cfg.appid:
-        return "enabled but appid is not set"
+        return "appid is not set (the upload needs it)"
     if not cfg.appsecret_file:
-        return "enabled but appsecret_file is not set"
+        return "appsecret_file is not set (the upload needs it)"
     try:
         check_secret_file(cfg.appsecret_file)
     except UpstreamConfigError as exc:
