@@ -20,6 +20,29 @@ class PrivateFileError(OSError):
         self.kind, self.path, self.detail, self.mode = kind, str(path), detail, mode
 
 
+def _refusal(st: os.stat_result, path) -> PrivateFileError | None:
+    if not stat.S_ISREG(st.st_mode):
+        return PrivateFileError(NOT_REGULAR, path)
+    if st.st_mode & 0o077:
+        return PrivateFileError(TOO_OPEN, path, mode=stat.S_IMODE(st.st_mode))
+    return None
+
+
+def check_private(path: str | Path) -> None:
+    """What can be told without opening ``path`` (e.g. at config load, by a user who may not
+    read it): it exists and is a regular, owner-only file. A folder this user may not search
+    says nothing here: :func:`read_private` tells when the file is read."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise PrivateFileError(MISSING, path) from None
+    except OSError:
+        return
+    refusal = _refusal(st, path)
+    if refusal is not None:
+        raise refusal
+
+
 def read_private(path: str | Path, max_bytes: int = 4096) -> bytes:
     """Up to ``max_bytes`` of ``path``; :class:`PrivateFileError` when it is missing, unreadable,
     not a regular file (or a symlink), or accessible to group or others."""
@@ -30,11 +53,9 @@ def read_private(path: str | Path, max_bytes: int = 4096) -> bytes:
     except OSError as exc:
         raise PrivateFileError(UNREADABLE, path, exc.strerror or type(exc).__name__) from None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise PrivateFileError(NOT_REGULAR, path)
-        if st.st_mode & 0o077:
-            raise PrivateFileError(TOO_OPEN, path, mode=stat.S_IMODE(st.st_mode))
+        refusal = _refusal(os.fstat(fd), path)
+        if refusal is not None:
+            raise refusal
         return os.read(fd, max_bytes)
     finally:
         os.close(fd)

@@ -198,10 +198,15 @@ class UpstreamQueries:
                                (project_code, team_key, json.dumps(nos), len(nos), now, now))[0]["batch_id"])
 
     # ---- objects and batches ------------------------------------------------------------------
-    def upstream_objects(self, kind: str, project_code: str, keys=None) -> dict[str, dict]:
-        """local_key → row of the project's objects of a kind (all, or those of ``keys``)."""
+    def upstream_objects(self, kind: str, project_code: str, keys=None, *, key_prefix: str | None = None
+                         ) -> dict[str, dict]:
+        """local_key → row of the project's objects of a kind (all, those of ``keys``, or those whose
+        key starts with ``key_prefix``, e.g. one person's entries/exits ``<person_id>/``)."""
         sql, args = (f"SELECT {', '.join(OBJECT_COLS)} FROM upstream_objects WHERE kind = ? AND project_code = ?",
                      [kind, project_code])
+        if key_prefix is not None:
+            sql += " AND local_key LIKE ? ESCAPE '\\'"
+            args.append(key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
         if keys is not None:
             keys = sorted(set(keys))
             if not keys:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared_schema.privatefile import MISSING, NOT_REGULAR, TOO_OPEN, UNREADABLE, PrivateFileError, read_private
+from shared_schema.privatefile import (MISSING, NOT_REGULAR, TOO_OPEN, UNREADABLE, PrivateFileError, check_private,
+                                      read_private)
 from shared_schema.wire import field
 
 CODE = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -73,16 +73,19 @@ def check_secret_file(path: str) -> None:
     it exists, is a regular file and only its owner may access it. Its content is checked by
     :func:`read_appsecret` when the upload starts."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise UpstreamConfigError(f"appsecret_file {path} does not exist") from None
-    except OSError:
-        return     # e.g. a folder this user may not search: read_appsecret tells at start
-    if not stat.S_ISREG(st.st_mode):
-        raise UpstreamConfigError(f"appsecret_file {path} is not a regular file")
-    if st.st_mode & 0o077:
-        raise UpstreamConfigError(f"appsecret_file {path} is accessible to group or others "
-                                  f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod 600 it")
+        check_private(path)
+    except PrivateFileError as exc:
+        raise _secret_error(exc, path) from None
+
+
+def _secret_error(exc: PrivateFileError, path: str) -> UpstreamConfigError:
+    return UpstreamConfigError({
+        MISSING: f"appsecret_file {path} does not exist",
+        UNREADABLE: f"appsecret_file {path}: cannot read ({exc.detail})",
+        NOT_REGULAR: f"appsecret_file {path} is not a regular file",
+        TOO_OPEN: f"appsecret_file {path} is accessible to group or others (mode {exc.mode or 0:04o}); "
+                  "chmod 600 it",
+    }[exc.kind])
 
 
 def read_appsecret(path: str) -> str:
@@ -90,13 +93,7 @@ def read_appsecret(path: str) -> str:
     try:
         raw = read_private(path)
     except PrivateFileError as exc:
-        raise UpstreamConfigError({
-            MISSING: f"appsecret_file {path} does not exist",
-            UNREADABLE: f"appsecret_file {path}: cannot read ({exc.detail})",
-            NOT_REGULAR: f"appsecret_file {path} is not a regular file",
-            TOO_OPEN: f"appsecret_file {path} is accessible to group or others (mode {exc.mode or 0:04o}); "
-                      "chmod 600 it",
-        }[exc.kind]) from None
+        raise _secret_error(exc, path) from None
     try:
         secret = raw.decode("ascii").strip()
     except UnicodeDecodeError:

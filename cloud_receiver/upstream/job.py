@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
+import json
 import socket
 import time
 from dataclasses import dataclass, field
@@ -51,14 +51,13 @@ from dataclasses import dataclass, field
 from ..supervision.hooks import IntervalHook
 from . import mapping
 from .config import UpstreamConfig, read_appsecret
-from .national import NationalCredentials, UpstreamError
+from .national import NationalCredentials, UpstreamError, says_already_exists
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 5.0
 LEASE_MIN_S = 300.0
 DISCOVER_PAGE = 5000
-_ALREADY_EXISTS = re.compile(r"已存在|already exists?", re.IGNORECASE)
 
 
 class _StopRun(Exception):
@@ -215,7 +214,7 @@ class UploadJob:
             try:
                 serial = self._call(s, self.client.submit, method, data)
             except UpstreamError as e:
-                if e.reason == "rejected" and _ALREADY_EXISTS.search(e.detail) and kind != "attendance":
+                if e.reason == "rejected" and says_already_exists(e.detail) and kind != "attendance":
                     self._done(kind, row, now, s, {})
                 elif e.retryable:
                     self._retry(kind, row, now, s, e)
@@ -301,7 +300,7 @@ class UploadJob:
         if w is None or w["status"] != "done":
             return f"waiting for worker ({w['status'] if w else 'not known'})"
         # the platform refuses a date earlier than the person's history: earlier records go first
-        for k, o in self.store.upstream_objects("entry_exit", p).items():
+        for k, o in self.store.upstream_objects("entry_exit", p, key_prefix=f"{pid}/").items():
             opid, owhat, odate = mapping.split_entry_exit_key(k)
             earlier = odate < date or (odate == date and owhat == "entry" and what == "exit")
             if opid == pid and earlier and o["status"] in ("pending", "submitted"):
@@ -315,8 +314,6 @@ class UploadJob:
         return mapping.METHODS[kind], mapping.entry_exit_payload(p, m, t["remote_ref"], what, date)
 
     def _build_attendance(self, batch: dict):
-        import json
-
         p = batch["project_code"]
         company, team = mapping.split_team_key(batch["team_key"])
         t = self._team_ref(p, company, team)

@@ -246,6 +246,11 @@ def parse_serial_code(data: dict) -> str:
     return serial
 
 
+def says_already_exists(message: str) -> bool:
+    """The platform's way of saying it has the record (a write's refusal or a failed result)."""
+    return bool(_ALREADY_EXISTS.search(message))
+
+
 def parse_async_result(data: dict) -> AsyncResult:
     """``AsyncHandleResult.Query``'s data → :class:`AsyncResult`."""
     status = ASYNC_STATUS.get(str(data.get("status", "")).strip())
@@ -262,7 +267,7 @@ def parse_async_result(data: dict) -> AsyncResult:
     elif not isinstance(result, dict):
         result = None
     message = redact(str(data.get("message") or (result or {}).get("message") or text or ""))
-    if status == "failed" and _ALREADY_EXISTS.search(message):
+    if status == "failed" and says_already_exists(message):
         return AsyncResult("succeeded", message, result, already_exists=True)
     return AsyncResult(status, message, result)
 

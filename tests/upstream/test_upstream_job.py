@@ -329,3 +329,18 @@ def test_the_sweep_loop_runs_the_hook(store, platform, client):
         wait_for(lambda: len(platform.teams) == 3, timeout=20)
     finally:
         sweeper.stop()
+
+
+def test_a_persons_entries_and_exits_are_read_by_their_own_key_prefix(store, platform, client):
+    """The entry/exit order check reads one person's objects (``<person_id>/``), not the project's:
+    person 1's prefix must not take person 10, 11 or 12's."""
+    site = Site(store)
+    for i in range(12):
+        site.enroll(f"W{i}")
+    drain(UploadJob(store, client, upstream_cfg()))
+    every = store.upstream_objects("entry_exit", site.project_code)
+    people = {k.split("/")[0] for k in every}
+    assert {"1", "12"} <= people
+    for pid in people:
+        mine = store.upstream_objects("entry_exit", site.project_code, key_prefix=f"{pid}/")
+        assert set(mine) == {k for k in every if k.split("/")[0] == pid} != set()
